@@ -1,0 +1,193 @@
+"""``storyclust`` command line: a thin layer over the engine (see CONTRACT.md).
+
+    storyclust cluster INPUT.jsonl [--output OUT.jsonl] [--data-dir DIR]
+    storyclust recluster [--since DATE] [--until DATE] [--data-dir DIR] [--output OUT.jsonl] [--report R.json]
+    storyclust eval GOLD.jsonl PRED.jsonl
+    storyclust serve [--host H] [--port P] [--data-dir DIR]
+    storyclust seeds [--data-dir DIR]          cluster the demo corpus and score it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .article import Article, ArticleError, parse_article
+from .config import Settings, get_settings
+
+CHUNK = 128  # articles encoded per batch: large enough for efficient batching, small enough to commit often
+
+
+def _engine(settings: Settings):
+    from .engine import Engine  # deferred: loading torch costs seconds; `eval` needs none of it
+
+    return Engine(settings)
+
+
+def read_articles(handle: IO[bytes], settings: Settings) -> Iterator[tuple[int, Article | None, str | None]]:
+    """(line number, article or None, error or None) for each non-blank line."""
+    for number, raw in enumerate(handle, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield number, None, f"not valid UTF-8 ({error.reason} at byte {error.start})"
+            continue
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, None, f"not valid JSON ({error.msg} at column {error.colno})"
+            continue
+        try:
+            yield number, parse_article(data, settings.max_article_bytes), None
+        except ArticleError as error:
+            yield number, None, str(error)
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    settings = get_settings(data_dir=args.data_dir)
+    engine = _engine(settings)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    failed = 0
+    path = Path(args.input)
+    try:
+        with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
+                                                desc="clustering", file=sys.stderr,
+                                                disable=None) as progress:
+            chunk: list[Article] = []
+
+            def flush() -> None:
+                for decision in engine.ingest(chunk):
+                    out.write(json.dumps(decision.line(), ensure_ascii=False) + "\n")
+                out.flush()
+                chunk.clear()
+
+            position = 0
+            for number, article, error in read_articles(handle, settings):
+                if error:
+                    failed += 1
+                    print(f"{path}:{number}: skipped: {error}", file=sys.stderr)
+                else:
+                    chunk.append(article)
+                    if len(chunk) >= CHUNK:
+                        flush()
+                progress.update(handle.tell() - position)
+                position = handle.tell()
+            if chunk:
+                flush()
+    finally:
+        engine.save_indexes()
+        if out is not sys.stdout:
+            out.close()
+    if failed:
+        print(f"{failed} malformed line(s) skipped", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_files
+
+    result = evaluate_files(Path(args.gold), Path(args.pred))
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}, indent=2))
+    return 0
+
+
+def cmd_recluster(args: argparse.Namespace) -> int:
+    from .recluster import run_recluster
+
+    settings = get_settings(data_dir=args.data_dir)
+    engine = _engine(settings)
+    report = run_recluster(engine, since=args.since, until=args.until)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for line in report.lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.summary(), indent=2))
+    print(json.dumps(report.summary()["counts"]), file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+
+    settings = get_settings(data_dir=args.data_dir)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_seeds(args: argparse.Namespace) -> int:
+    """Cluster the demo corpus and show how it compares with its gold events."""
+    from .evaluation import score
+    from .seeds import load_gold, load_seeds
+
+    engine = _engine(get_settings(data_dir=args.data_dir))
+    decisions = engine.ingest([parse_article(s) for s in load_seeds()])
+    for d in decisions:
+        print(json.dumps(d.line()))
+    gold = load_gold()
+    result = score([gold[d.id] for d in decisions], [d.cluster_id for d in decisions])
+    print(f"seeds: B3 F1 {result['b3_f1']:.3f}, pairwise F1 {result['pair_f1']:.3f}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storyclust", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("cluster", help="ingest articles online, in file order")
+    p.add_argument("input")
+    p.add_argument("--output")
+    p.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser("recluster", help="the nightly job: re-cluster what is stored, keeping story ids stable")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--output")
+    p.add_argument("--report")
+    p.set_defaults(func=cmd_recluster)
+
+    p = sub.add_parser("eval", help="score predictions against gold events")
+    p.add_argument("gold")
+    p.add_argument("pred")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="run the REST API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("seeds", help="cluster the demo corpus (seeds/) and score it")
+    p.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_seeds)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"storyclust {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

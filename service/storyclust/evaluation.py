@@ -1,0 +1,81 @@
+"""Clustering quality against gold events: B-cubed, pairwise and adjusted Rand.
+
+B-cubed (Bagga & Baldwin 1998) averages, per article, how much of its predicted cluster shares
+its gold event (precision) and how much of its gold event it was put with (recall); it weighs
+every article equally, so one huge wrong merge cannot hide behind many right singletons.
+Pairwise scores and ARI come from scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics.cluster import pair_confusion_matrix
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def bcubed(gold: Sequence[str], pred: Sequence[str]) -> tuple[float, float, float]:
+    pair_count = Counter(zip(gold, pred))
+    gold_size, pred_size = Counter(gold), Counter(pred)
+    n = len(gold)
+    precision = sum(c * c / pred_size[p] for (g, p), c in pair_count.items()) / n
+    recall = sum(c * c / gold_size[g] for (g, p), c in pair_count.items()) / n
+    return precision, recall, _f1(precision, recall)
+
+
+def pairwise(gold: Sequence[str], pred: Sequence[str]) -> tuple[float, float, float]:
+    (_, fp), (fn, tp) = pair_confusion_matrix(gold, pred) // 2
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return float(precision), float(recall), _f1(float(precision), float(recall))
+
+
+def score(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
+    """Every metric for two aligned label lists."""
+    if not gold:
+        raise ValueError("nothing to score: no article is in both gold and predictions")
+    b3p, b3r, b3f = bcubed(gold, pred)
+    pp, pr, pf = pairwise(gold, pred)
+    return {
+        "articles": len(gold), "gold_clusters": len(set(gold)), "pred_clusters": len(set(pred)),
+        "b3_precision": b3p, "b3_recall": b3r, "b3_f1": b3f,
+        "pair_precision": pp, "pair_recall": pr, "pair_f1": pf,
+        "ari": float(adjusted_rand_score(gold, pred)),
+    }
+
+
+def read_labels(path: Path, field: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if field not in record or "id" not in record:
+                raise ValueError(f"{path}:{number}: needs 'id' and '{field}'")
+            labels[str(record["id"])] = str(record[field])
+    return labels
+
+
+def evaluate_files(gold_path: Path, pred_path: Path) -> dict[str, float]:
+    """Score ``cluster_id`` in PRED against ``event_id`` in GOLD over the ids both contain."""
+    gold = read_labels(gold_path, "event_id")
+    pred = read_labels(pred_path, "cluster_id")
+    common = [i for i in gold if i in pred]
+    result = score([gold[i] for i in common], [pred[i] for i in common])
+    result["missing_predictions"] = len(gold) - len(common)
+    return result
+
+
+def clusters_of(labels: dict[str, str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for item, label in labels.items():
+        groups[label].append(item)
+    return groups

@@ -1,0 +1,57 @@
+"""Text normalisation and the content hash behind ``exact_duplicate``.
+
+Two articles are exact duplicates when their bodies are equal after this normalisation:
+HTML tags and entities removed, Unicode NFKC, typographic quotes and dashes folded, whitespace
+collapsed, case folded. The title is *not* part of the hash: a wire copy republished under a new
+headline is still the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import unicodedata
+
+import regex
+
+_TAG = regex.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|</?[a-zA-Z][^<>]*>", regex.S | regex.I)
+_SPACE = regex.compile(r"\s+")
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"', "\u2039": "'", "\u203a": "'",
+        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00ad": None, "\u200b": None, "\ufeff": None,
+    }
+)
+# Words: a run of letters/digits, or one ideograph/kana/Thai character (scripts written
+# without spaces, where each character carries a word's weight).
+_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]|[\p{L}\p{N}\p{M}]+")
+
+
+def strip_html(text: str) -> str:
+    """Remove tags (and script/style bodies) and decode entities; twice for double-escaped feeds."""
+    for _ in range(2):
+        text = html.unescape(_TAG.sub(" ", text))
+    return text
+
+
+def clean(text: str) -> str:
+    """Display-safe text: no HTML, NFKC, folded quotes, single spaces; case kept."""
+    text = unicodedata.normalize("NFKC", strip_html(text)).translate(_QUOTES)
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalize(text: str) -> str:
+    """The canonical form compared for exact duplicates."""
+    return clean(text).casefold()
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the normalised body: equal hashes mean ``exact_duplicate``."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+
+
+def words(text: str) -> list[str]:
+    """Case-folded word tokens of any script (see ``_WORD``); punctuation dropped."""
+    return _WORD.findall(normalize(text))

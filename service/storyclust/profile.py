@@ -1,0 +1,99 @@
+"""The event profile of an article: who and where (entities), how many and when (numbers), and
+what happened (content terms). These are what tell the same story from the same topic: two
+reports of one meeting share rare names, places, figures and dates that another meeting of the
+same people does not.
+
+Entities are found by capitalisation (a language-neutral cue that covers people, places and
+organisations in cased scripts); a rare shared name then weighs more than a common one through
+the corpus IDF (see :mod:`storyclust.term_stats`). Scripts without case contribute content terms
+(single characters or words) instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from .normalize import clean
+
+# Words written capitalised that name no one: sentence starters, titles, weekdays, months.
+_CAPITALISED_NOISE = frozenset(
+    """a an the this that these those it its he she they we i you his her their our my in on at
+    of for to from by with and or but as if when while after before during since until about
+    over under into across between among against through without within there here what which
+    who whom whose why how where also however meanwhile according mr mrs ms dr sir president
+    minister prime secretary officials official said says monday tuesday wednesday thursday
+    friday saturday sunday january february march april may june july august september october
+    november december today yesterday tomorrow new one two three first last more most many some
+    all any no not so than then thus yet still just only even both each other such""".split()
+)
+_STOP = _CAPITALISED_NOISE | frozenset(
+    """is are was were be been being has have had do does did will would can could should might
+    must shall may not no yes very much up down out off again further once than too own same
+    said say says told tell according year years week weeks day days time times people
+    percent per cent would could also like just get got make made news report reported""".split()
+)
+_TOKEN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]|[\p{L}\p{M}][\p{L}\p{M}\p{N}'’.-]*[\p{L}\p{M}\p{N}]|[\p{L}\p{M}]|\p{N}[\p{N}.,:]*")
+_NUMBER = regex.compile(r"^\p{N}[\p{N}.,:]*$")
+_PROFILE_WORDS = 600  # words of the body read for the profile: the lead carries the event
+
+
+@dataclass(frozen=True)
+class Profile:
+    entities: frozenset[str]
+    numbers: frozenset[str]
+    terms: frozenset[str]
+    title_terms: frozenset[str]
+
+    def to_json(self) -> dict:
+        return {k: sorted(getattr(self, k)) for k in ("entities", "numbers", "terms", "title_terms")}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Profile":
+        return cls(*(frozenset(data.get(k, ())) for k in ("entities", "numbers", "terms", "title_terms")))
+
+    def all_terms(self) -> frozenset[str]:
+        """Every key counted in the corpus document frequencies."""
+        return self.entities | self.terms | self.title_terms | {"#" + n for n in self.numbers}
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(clean(text))
+
+
+def _content_terms(tokens: list[str]) -> set[str]:
+    out = set()
+    for token in tokens:
+        low = token.casefold().strip(".'’-")
+        if low and low not in _STOP and not _NUMBER.match(low) and (len(low) > 2 or not low.isascii()):
+            out.add(low)
+    return out
+
+
+def _number(token: str) -> str | None:
+    digits = token.rstrip(".,:")
+    if not digits or not digits[0].isdigit():
+        return None
+    return digits.replace(",", "")
+
+
+def build_profile(title: str | None, text: str) -> Profile:
+    body = _tokens(text)[:_PROFILE_WORDS]
+    head = _tokens(title or "")
+    tokens = head + body
+    lower_seen = {t for t in tokens if t[:1].islower()}
+    entities, numbers = set(), set()
+    for token in tokens:
+        first = token[:1]
+        if first.isupper():
+            low = token.casefold().strip(".'’-")
+            # A capitalised word that also appears in lower case is a sentence starter.
+            if low not in _CAPITALISED_NOISE and token.lower() not in lower_seen and len(low) > 1:
+                entities.add(low.replace("’", "'").removesuffix("'s"))
+        elif first.isdigit():
+            number = _number(token)
+            if number and number not in {"1", "2", "3"}:
+                numbers.add(number)
+    return Profile(frozenset(entities), frozenset(numbers), frozenset(_content_terms(tokens)),
+                   frozenset(_content_terms(head)))

@@ -1,0 +1,56 @@
+"""The pair scorer: P(same story | pair features), a logistic model over :mod:`features`.
+
+Learned from labelled dev data by ``training/train_scorer.py`` and shipped as a small versioned
+JSON artifact (feature names, standardisation, weights, decision threshold), so the product needs
+no training library at run time and a model change is a reviewable diff.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .features import FEATURES
+
+DEFAULT_PATH = Path(__file__).with_name("models") / "pair_scorer.json"
+
+
+@dataclass
+class PairScorer:
+    version: str
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "PairScorer":
+        data = json.loads(Path(path or DEFAULT_PATH).read_text())
+        features = tuple(data["features"])
+        if features != FEATURES:
+            raise ValueError(f"scorer {path} was trained on features {features}, code has {FEATURES}")
+        return cls(
+            version=data["version"], features=features,
+            mean=np.asarray(data["mean"], dtype=float), scale=np.asarray(data["scale"], dtype=float),
+            weights=np.asarray(data["weights"], dtype=float), bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version, "features": list(self.features), "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias,
+            "threshold": self.threshold,
+        }
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        """P(same story) for each row of a feature matrix."""
+        if len(matrix) == 0:
+            return np.zeros(0)
+        z = ((matrix - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))

@@ -1,0 +1,340 @@
+"""SQLite store: the source of truth for articles, their hashes, signatures, embeddings,
+profiles, story assignments and clusters. FAISS and LSH are derived from it.
+
+WAL mode with ``synchronous=FULL``: a transaction that returned from ``commit`` survives a kill
+or a power cut, so whatever the service acknowledged is never lost. One connection writes (the
+engine serialises writes); readers open their own connections and run concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .profile import Profile
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    title TEXT, text TEXT NOT NULL, published_at TEXT, published_ts REAL,
+    lang TEXT, source TEXT, url TEXT,
+    content_hash TEXT NOT NULL,
+    shingles INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    embedding BLOB NOT NULL,
+    profile TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    duplicate_of TEXT,
+    score REAL,
+    evidence TEXT,
+    ingested_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
+CREATE INDEX IF NOT EXISTS articles_cluster ON articles(cluster_id);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
+CREATE TABLE IF NOT EXISTS clusters (
+    cluster_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clusters_updated ON clusters(updated_at);
+CREATE TABLE IF NOT EXISTS cluster_aliases (alias TEXT PRIMARY KEY, cluster_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL);
+"""
+
+ARTICLE_COLUMNS = (
+    "rowid, id, fingerprint, title, text, published_at, published_ts, lang, source, url, "
+    "content_hash, shingles, cluster_id, relation, duplicate_of, score, evidence, ingested_at"
+)
+
+
+@dataclass
+class StoredArticle:
+    rowid: int
+    id: str
+    fingerprint: str
+    title: str | None
+    text: str
+    published_at: str | None
+    published_ts: float | None
+    lang: str | None
+    source: str | None
+    url: str | None
+    content_hash: str
+    shingles: int
+    cluster_id: str
+    relation: str
+    duplicate_of: str | None
+    score: float | None
+    evidence: str | None
+    ingested_at: float
+
+    def public(self, with_text: bool = True) -> dict:
+        data = {
+            "id": self.id, "title": self.title, "published_at": self.published_at,
+            "lang": self.lang, "source": self.source, "url": self.url,
+            "cluster_id": self.cluster_id, "relation": self.relation,
+            "duplicate_of": self.duplicate_of, "score": self.score,
+            "evidence": json.loads(self.evidence) if self.evidence else None,
+        }
+        if with_text:
+            data["text"] = self.text
+        return data
+
+
+@dataclass
+class Candidate:
+    """What the engine needs of a stored article to compare it with a new one."""
+
+    rowid: int
+    id: str
+    cluster_id: str
+    lang: str | None
+    published_ts: float | None
+    shingles: int
+    signature: np.ndarray
+    profile: Profile
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / "storyclust.sqlite3"
+        self._local = threading.local()
+        self.db = self._connect()
+        self.db.executescript(SCHEMA)
+        self._check_version()
+
+    # --- connections ----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    def reader(self) -> sqlite3.Connection:
+        """A connection of this thread's own, for reads concurrent with the writer."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_version(self) -> None:
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) != SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path}: schema version {version}, this storyclust needs {SCHEMA_VERSION}")
+
+    # --- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    def bind(self, key: str, value: str) -> None:
+        """Record a setting the stored data depends on; refuse to mix data made with another."""
+        stored = self.get_meta(key)
+        if stored is None:
+            self.set_meta(key, value)
+        elif stored != value:
+            raise RuntimeError(
+                f"{self.path} was built with {key}={stored!r}, the configuration says {value!r}: "
+                "use another data directory or the same setting"
+            )
+
+    # --- transactions ---------------------------------------------------------------------
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    # --- articles -------------------------------------------------------------------------
+    def _article(self, row) -> StoredArticle | None:
+        return StoredArticle(*row) if row else None
+
+    def get(self, article_id: str, db: sqlite3.Connection | None = None) -> StoredArticle | None:
+        db = db or self.reader()
+        row = db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
+        return self._article(row)
+
+    def first_with_hash(self, content_hash: str) -> StoredArticle | None:
+        row = self.db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE content_hash=? ORDER BY rowid LIMIT 1",
+            (content_hash,),
+        ).fetchone()
+        return self._article(row)
+
+    def insert(self, *, article_id: str, fingerprint: str, title: str | None, text: str,
+               published_at: str | None, published_ts: float | None, lang: str | None,
+               source: str | None, url: str | None, content_hash: str, shingles: int,
+               signature: np.ndarray, embedding: np.ndarray, profile: Profile, cluster_id: str,
+               relation: str, duplicate_of: str | None, score: float | None,
+               evidence: dict | None) -> int:
+        now = time.time()
+        cursor = self.db.execute(
+            "INSERT INTO articles(id, fingerprint, title, text, published_at, published_ts, lang, "
+            "source, url, content_hash, shingles, signature, embedding, profile, cluster_id, "
+            "relation, duplicate_of, score, evidence, ingested_at) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article_id, fingerprint, title, text, published_at, published_ts, lang, source, url,
+             content_hash, int(shingles), signature.astype(np.uint32).tobytes(),
+             embedding.astype(np.float32).tobytes(), json.dumps(profile.to_json(), ensure_ascii=False),
+             cluster_id, relation, duplicate_of, score,
+             json.dumps(evidence) if evidence is not None else None, now),
+        )
+        self.db.execute(
+            "INSERT INTO clusters(cluster_id, created_at, updated_at) VALUES(?, ?, ?) "
+            "ON CONFLICT(cluster_id) DO UPDATE SET updated_at=excluded.updated_at",
+            (cluster_id, now, now),
+        )
+        self.db.executemany(
+            "INSERT INTO term_df(term, df) VALUES(?, 1) ON CONFLICT(term) DO UPDATE SET df=df+1",
+            ((t,) for t in profile.all_terms()),
+        )
+        return int(cursor.lastrowid)
+
+    def delete(self, article_id: str) -> StoredArticle | None:
+        """Remove an article (inside the caller's transaction); its cluster row goes when emptied."""
+        article = self.get(article_id, self.db)
+        if article is None:
+            return None
+        profile = self.profiles([article.rowid])[article.rowid]
+        self.db.execute("DELETE FROM articles WHERE rowid=?", (article.rowid,))
+        self.db.executemany("UPDATE term_df SET df=df-1 WHERE term=?", ((t,) for t in profile.all_terms()))
+        if self.cluster_size(article.cluster_id, self.db) == 0:
+            self.db.execute("DELETE FROM clusters WHERE cluster_id=?", (article.cluster_id,))
+        else:
+            self.db.execute("UPDATE clusters SET updated_at=? WHERE cluster_id=?", (time.time(), article.cluster_id))
+        return article
+
+    def profiles(self, rowids: list[int]) -> dict[int, Profile]:
+        marks = ",".join("?" * len(rowids))
+        rows = self.db.execute(f"SELECT rowid, profile FROM articles WHERE rowid IN ({marks})", rowids)
+        return {r: Profile.from_json(json.loads(p)) for r, p in rows}
+
+    def candidates(self, rowids: list[int]) -> list[Candidate]:
+        if not rowids:
+            return []
+        marks = ",".join("?" * len(rowids))
+        rows = self.db.execute(
+            "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature, profile "
+            f"FROM articles WHERE rowid IN ({marks})", rowids,
+        ).fetchall()
+        return [
+            Candidate(r[0], r[1], r[2], r[3], r[4], r[5], np.frombuffer(r[6], dtype=np.uint32),
+                      Profile.from_json(json.loads(r[7])))
+            for r in rows
+        ]
+
+    def cluster_rowids(self, cluster_id: str, limit: int) -> list[int]:
+        """Up to ``limit`` members of a story, originals before duplicates, newest first."""
+        rows = self.db.execute(
+            "SELECT rowid FROM articles WHERE cluster_id=? "
+            "ORDER BY relation IN ('exact_duplicate','near_duplicate'), rowid DESC LIMIT ?",
+            (cluster_id, limit),
+        )
+        return [r[0] for r in rows]
+
+    def embeddings(self, rowids: list[int], dim: int) -> dict[int, np.ndarray]:
+        marks = ",".join("?" * len(rowids))
+        rows = self.db.execute(f"SELECT rowid, embedding FROM articles WHERE rowid IN ({marks})", rowids)
+        return {r: np.frombuffer(e, dtype=np.float32).reshape(dim) for r, e in rows}
+
+    def iter_vectors(self, dim: int, num_perm: int, after_rowid: int = 0,
+                     chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(rowids, embeddings, signatures) in row-id order, a chunk at a time."""
+        last = after_rowid
+        while True:
+            rows = self.reader().execute(
+                "SELECT rowid, embedding, signature FROM articles WHERE rowid>? ORDER BY rowid LIMIT ?",
+                (last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(len(rows), num_perm)
+            yield ids, vectors, sigs
+            last = int(ids[-1])
+
+    def rowids(self) -> np.ndarray:
+        return np.array([r[0] for r in self.reader().execute("SELECT rowid FROM articles")], dtype=np.int64)
+
+    def term_df(self) -> tuple[dict[str, int], int]:
+        db = self.reader()
+        df = dict(db.execute("SELECT term, df FROM term_df WHERE df > 0"))
+        return df, self.count(db)
+
+    def count(self, db: sqlite3.Connection | None = None) -> int:
+        return int((db or self.reader()).execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def cluster_count(self) -> int:
+        return int(self.reader().execute("SELECT COUNT(*) FROM clusters").fetchone()[0])
+
+    # --- clusters -------------------------------------------------------------------------
+    def cluster_exists(self, cluster_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM clusters WHERE cluster_id=?", (cluster_id,)).fetchone() is not None
+
+    def cluster_size(self, cluster_id: str, db: sqlite3.Connection | None = None) -> int:
+        return int((db or self.reader()).execute("SELECT COUNT(*) FROM articles WHERE cluster_id=?", (cluster_id,)).fetchone()[0])
+
+    def resolve_cluster(self, cluster_id: str) -> str | None:
+        """The live story for an id or a merged-away alias, or None."""
+        db = self.reader()
+        if db.execute("SELECT 1 FROM clusters WHERE cluster_id=?", (cluster_id,)).fetchone():
+            return cluster_id
+        row = db.execute("SELECT cluster_id FROM cluster_aliases WHERE alias=?", (cluster_id,)).fetchone()
+        return row[0] if row else None
+
+    def cluster_members(self, cluster_id: str) -> list[StoredArticle]:
+        rows = self.reader().execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE cluster_id=? ORDER BY rowid", (cluster_id,)
+        ).fetchall()
+        return [StoredArticle(*r) for r in rows]
+
+    def recent_clusters(self, since_ts: float | None, limit: int,
+                        before: tuple[float, str] | None = None) -> list[tuple[str, float]]:
+        """(cluster_id, updated_at), most recently updated first; ``before`` pages on (updated_at, id)."""
+        sql = "SELECT cluster_id, updated_at FROM clusters WHERE 1=1"
+        args: list = []
+        if since_ts is not None:
+            sql += " AND updated_at >= ?"
+            args.append(since_ts)
+        if before is not None:
+            sql += " AND (updated_at < ? OR (updated_at = ? AND cluster_id < ?))"
+            args += [before[0], before[0], before[1]]
+        sql += " ORDER BY updated_at DESC, cluster_id DESC LIMIT ?"
+        args.append(limit)
+        return [(r[0], r[1]) for r in self.reader().execute(sql, args)]
+
+    def assignments(self) -> list[tuple[str, str, str, str | None, float | None]]:
+        """(id, cluster_id, relation, duplicate_of, score) of every article, in ingest order."""
+        return list(self.reader().execute(
+            "SELECT id, cluster_id, relation, duplicate_of, score FROM articles ORDER BY rowid"
+        ))
