@@ -27,7 +27,7 @@ from . import minhash
 from .article import Article
 from .config import Settings
 from .embedding import Encoder, shared_encoder
-from .features import FEATURES, feature_matrix, pair_features
+from .features import FEATURES, feature_matrix, pair_features, sentence_alignment
 from .language import detect_language
 from .lsh_index import LSHIndex
 from .normalize import clean, content_hash
@@ -326,18 +326,18 @@ class Engine:
         best = int(np.argmax(strength))
         return candidates[best], float(jac[best]), float(cont[best] if big_enough[best] else jac[best])
 
-    def _pair_scores(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> np.ndarray:
+    def _pair_scores(self, p: Prepared, candidates: list[Candidate],
+                     cosine_of: dict[int, float]) -> tuple[np.ndarray, list[list[float]]]:
+        """P(same story) for each candidate, and the feature rows behind them."""
         if not candidates:
-            return np.zeros(0)
-        sigs = np.stack([c.signature for c in candidates])
-        jac = minhash.jaccard(p.signature, sigs)
-        cont = minhash.containment(jac, p.shingles, np.array([c.shingles for c in candidates]))
+            return np.zeros(0), []
+        aligned = sentence_alignment(p.profile, [c.profile for c in candidates], self.stats)
         rows = [
-            pair_features(p.profile, p.published_ts, cosine_of[c.rowid], float(jac[i]), float(cont[i]),
-                          c.profile, c.published_ts, self.stats)
+            pair_features(p.profile, p.published_ts, cosine_of[c.rowid], c.profile, c.published_ts,
+                          self.stats, float(aligned[i]))
             for i, c in enumerate(candidates)
         ]
-        return self.scorer.score(feature_matrix(rows))
+        return self.scorer.score(feature_matrix(rows)), rows
 
     def _in_window(self, p: Prepared, c: Candidate) -> bool:
         if p.published_ts is None or c.published_ts is None:
@@ -347,7 +347,8 @@ class Engine:
     def _same_story(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> Decision:
         a = p.article
         candidates = [c for c in candidates if self._in_window(p, c)]
-        scores = self._pair_scores(p, candidates, cosine_of)
+        scores, rows = self._pair_scores(p, candidates, cosine_of)
+        rows_by_rowid = {c.rowid: r for c, r in zip(candidates, rows)}
         by_story: dict[str, list[tuple[float, Candidate]]] = {}
         for s, c in zip(scores.tolist(), candidates):
             by_story.setdefault(c.cluster_id, []).append((s, c))
@@ -369,10 +370,8 @@ class Engine:
         }
         if top:
             best = top[0][1]
-            row = pair_features(p.profile, p.published_ts, cosine_of[best.rowid], 0.0, 0.0,
-                                best.profile, best.published_ts, self.stats)
-            evidence["best_pair"] = {"id": best.id, **{f: round(v, 4) for f, v in zip(FEATURES, row)
-                                                        if f not in ("jaccard", "containment")}}
+            row = rows_by_rowid[best.rowid]
+            evidence["best_pair"] = {"id": best.id, **{f: round(v, 4) for f, v in zip(FEATURES, row)}}
         if stories and stories[0]["score"] >= self.threshold:
             return Decision(a.id, stories[0]["cluster_id"], "same_story", None, stories[0]["score"], matches, evidence)
         best_score = stories[0]["score"] if stories else 0.0
@@ -389,4 +388,4 @@ class Engine:
         extra = self.store.candidates(extra_ids)
         vectors = self.store.embeddings(extra_ids, self.encoder.dim)
         cos = {r: float(v @ p.embedding) for r, v in vectors.items()}
-        return scored + list(zip(self._pair_scores(p, extra, cos).tolist(), extra))
+        return scored + list(zip(self._pair_scores(p, extra, cos)[0].tolist(), extra))

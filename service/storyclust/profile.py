@@ -11,6 +11,7 @@ the corpus IDF (see :mod:`storyclust.term_stats`). Scripts without case contribu
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import regex
@@ -39,23 +40,42 @@ _NUMBER = regex.compile(r"^\p{N}[\p{N}.,:]*$")
 _PROFILE_WORDS = 600  # words of the body read for the profile: the lead carries the event
 
 
+_YEAR = regex.compile(r"^(19|20)\d\d$")
+_FIELDS = ("entities", "numbers", "years", "terms", "title_terms")
+# Sentences for quote/sentence alignment: two reports of one meeting paraphrase the same quotes,
+# so their best-matching sentences share rare words even when the articles overall do not.
+_SENTENCE_SPLIT = regex.compile(r"(?<=[.!?。！？\u201d\"])\s+|\n+")
+_SENTENCE_MIN_TERMS = 4
+_SENTENCES_KEPT = 48
+_ALIGN_WORDS = 1500  # quotes often come late: read further than the profile's lead
+_STEM = 6  # word prefix kept: "neighbour"/"neighbours", "strengthen"/"strengthening" meet
+STEM_BUCKETS = 1 << 20  # stems are hashed (crc32, stable across processes) to ints
+
+
 @dataclass(frozen=True)
 class Profile:
     entities: frozenset[str]
     numbers: frozenset[str]
+    years: frozenset[str]
     terms: frozenset[str]
     title_terms: frozenset[str]
+    sentences: tuple[tuple[int, ...], ...] = ()  # hashed stems of each sentence
 
     def to_json(self) -> dict:
-        return {k: sorted(getattr(self, k)) for k in ("entities", "numbers", "terms", "title_terms")}
+        data: dict = {k: sorted(getattr(self, k)) for k in _FIELDS}
+        data["sentences"] = [list(s) for s in self.sentences]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Profile":
-        return cls(*(frozenset(data.get(k, ())) for k in ("entities", "numbers", "terms", "title_terms")))
+        return cls(*(frozenset(data.get(k, ())) for k in _FIELDS),
+                   tuple(tuple(s) for s in data.get("sentences", ())))
 
     def all_terms(self) -> frozenset[str]:
         """Every key counted in the corpus document frequencies."""
-        return self.entities | self.terms | self.title_terms | {"#" + n for n in self.numbers}
+        stems = {f"~{b}" for sentence in self.sentences for b in sentence}
+        return (self.entities | self.terms | self.title_terms | {"#" + n for n in self.numbers | self.years}
+                | stems)
 
 
 def _tokens(text: str) -> list[str]:
@@ -78,6 +98,25 @@ def _number(token: str) -> str | None:
     return digits.replace(",", "")
 
 
+def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
+    out = []
+    words = 0
+    for sentence in _SENTENCE_SPLIT.split(clean_lines(text)):
+        tokens = _tokens(sentence)
+        words += len(tokens)
+        stems = {zlib.crc32(t[:_STEM].encode("utf-8")) % STEM_BUCKETS for t in _content_terms(tokens)}
+        if len(stems) >= _SENTENCE_MIN_TERMS:
+            out.append(tuple(sorted(stems)))
+        if len(out) >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
+            break
+    return tuple(out)
+
+
+def clean_lines(text: str) -> str:
+    """Clean each line but keep the line breaks, which end headlines and list items."""
+    return "\n".join(clean(line) for line in text.splitlines())
+
+
 def build_profile(title: str | None, text: str) -> Profile:
     body = _tokens(text)[:_PROFILE_WORDS]
     head = _tokens(title or "")
@@ -95,5 +134,7 @@ def build_profile(title: str | None, text: str) -> Profile:
             number = _number(token)
             if number and number not in {"1", "2", "3"}:
                 numbers.add(number)
-    return Profile(frozenset(entities), frozenset(numbers), frozenset(_content_terms(tokens)),
-                   frozenset(_content_terms(head)))
+    years = {n for n in numbers if _YEAR.match(n)}
+    return Profile(frozenset(entities), frozenset(numbers - years),
+                   frozenset(years), frozenset(_content_terms(tokens)), frozenset(_content_terms(head)),
+                   _sentences(text))

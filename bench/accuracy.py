@@ -1,0 +1,135 @@
+"""Accuracy on the labelled dev sets, out-of-fold: storyclust against a naive cosine peer and
+MinHash alone.
+
+    .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
+
+storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
+elsewhere the story); for every fold the pair scorer is trained on the other two sets and the
+other folds of this one, then the real engine ingests that fold online, in file order. No number
+comes from a scorer that saw the articles it clusters.
+Naive peer: MiniLM embeddings and one cosine threshold, its best value per set (an oracle
+advantage storyclust does not get), single pass (join the nearest earlier article's story) and
+average linkage. MinHash only: single pass on estimated Jaccard, best threshold per set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from storyclust.config import Settings  # noqa: E402
+from storyclust.engine import Engine  # noqa: E402
+from storyclust.evaluation import score  # noqa: E402
+from training.corpus import DEV_SETS, Doc, cached_encoder, prepare_set  # noqa: E402
+from training.train_scorer import fit, pair_table  # noqa: E402
+
+GRID = np.round(np.arange(0.30, 0.96, 0.01), 2)
+
+
+def fold_of(topic: str, folds: int) -> int:
+    return int(hashlib.sha1(topic.encode()).hexdigest(), 16) % folds
+
+
+def single_pass(sim: np.ndarray, threshold: float) -> list[int]:
+    """Each item joins the cluster of its most similar earlier item if similar enough."""
+    labels: list[int] = []
+    for i in range(len(sim)):
+        if i and sim[i, :i].max() >= threshold:
+            labels.append(labels[int(np.argmax(sim[i, :i]))])
+        else:
+            labels.append(i)
+    return labels
+
+
+def best_over_grid(gold: list[str], cluster) -> tuple[float, dict]:
+    best = max(((t, score(gold, cluster(t))) for t in GRID), key=lambda r: r[1]["b3_f1"])
+    return best
+
+
+def average_linkage(sim: np.ndarray, threshold: float, tree=None) -> list[int]:
+    return fcluster(tree, t=1.0 - threshold, criterion="distance").tolist()
+
+
+def run_engine(docs: list[Doc], scorer_json: dict, encoder) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        scorer_path = Path(tmp) / "scorer.json"
+        scorer_path.write_text(json.dumps(scorer_json))
+        engine = Engine(Settings(data_dir=Path(tmp) / "data", scorer_path=scorer_path), encoder=encoder)
+        out = {}
+        for start in range(0, len(docs), 128):
+            for d in engine.ingest([doc.article for doc in docs[start:start + 128]]):
+                out[d.id] = d.cluster_id
+        engine.store.close()
+        return out
+
+
+def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder) -> tuple[dict, float]:
+    docs = sets[name]
+    predicted: dict[str, str] = {}
+    seconds = 0.0
+    for k in range(folds):
+        held = [d for d in docs if fold_of(d.topic, folds) == k]
+        if not held:
+            continue
+        rest = [d for d in docs if fold_of(d.topic, folds) != k]
+        training = [tables[n] for n in sets if n != name] + [pair_table(rest)]
+        scorer = fit(training, version=f"oof-{name}-{k}")
+        start = time.perf_counter()
+        labels = run_engine(held, scorer.to_json(), encoder)
+        seconds += time.perf_counter() - start
+        predicted.update({i: f"{k}:{c}" for i, c in labels.items()})
+    gold = [d.event for d in docs]
+    return score(gold, [predicted[d.article.id] for d in docs]), seconds
+
+
+def row(label: str, m: dict, note: str = "") -> str:
+    return (f"| {label} | {m['b3_precision']:.3f} | {m['b3_recall']:.3f} | **{m['b3_f1']:.3f}** | "
+            f"{m['pair_f1']:.3f} | {m['ari']:.3f} | {note} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="+", default=list(DEV_SETS))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--skip-peers", action="store_true")
+    args = parser.parse_args()
+
+    encoder = cached_encoder()
+    sets = {n: prepare_set(n, encoder) for n in DEV_SETS}
+    tables = {n: pair_table(docs) for n, docs in sets.items()}
+    for name in args.sets:
+        docs = sets[name]
+        gold = [d.event for d in docs]
+        print(f"\n### {name} ({len(docs)} articles, {len(set(gold))} stories)\n")
+        print("| method | B3 P | B3 R | B3 F1 | pair F1 | ARI | note |")
+        print("|---|---|---|---|---|---|---|")
+        m, seconds = storyclust_oof(name, sets, tables, args.folds, encoder)
+        print(row("storyclust (out-of-fold)", m, f"{args.folds} folds by topic; ingest {seconds:.0f} s"), flush=True)
+        if args.skip_peers:
+            continue
+        vectors = np.stack([d.embedding for d in docs])
+        sim = vectors @ vectors.T
+        t, m = best_over_grid(gold, lambda t: single_pass(sim, t))
+        print(row("MiniLM cosine, single pass", m, f"best threshold {t:.2f}"))
+        tree = linkage(squareform(np.clip(1.0 - sim, 0, None), checks=False), method="average")
+        t, m = best_over_grid(gold, lambda t: average_linkage(sim, t, tree))
+        print(row("MiniLM cosine, average linkage", m, f"best threshold {t:.2f}"))
+        sigs = np.stack([d.signature for d in docs])
+        jac = np.stack([(sigs == s).mean(axis=1) for s in sigs])
+        t, m = best_over_grid(gold, lambda t: single_pass(jac, t) if t < 0.9 else list(range(len(docs))))
+        print(row("MinHash Jaccard, single pass", m, f"best threshold {t:.2f}"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
