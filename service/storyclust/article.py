@@ -88,7 +88,10 @@ def parse_published(value: str) -> dt.datetime:
         raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past year 9999 in UTC
+        raise ValueError(f"{value!r} is out of the supported date range") from None
 
 
 class ArticleError(ValueError):

@@ -33,7 +33,7 @@ def read_articles(handle: IO[bytes], settings: Settings) -> Iterator[tuple[int, 
     """(line number, article or None, error or None) for each non-blank line."""
     for number, raw in enumerate(handle, 1):
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM may open the file
         except UnicodeDecodeError as error:
             yield number, None, f"not valid UTF-8 ({error.reason} at byte {error.start})"
             continue

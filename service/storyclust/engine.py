@@ -92,7 +92,7 @@ class _LRU(OrderedDict):
 
 def embed_text(article: Article, max_seq_length: int) -> str:
     """Headline and lead: what the model reads (the window holds ~max_seq_length tokens)."""
-    text = clean(article.text[: max_seq_length * _EMBED_CHARS_PER_TOKEN * 2])
+    text = clean(article.text)  # markup first: a page may open with kilobytes of <style>
     title = clean(article.title or "")
     joined = f"{title}. {text}" if title and not text.startswith(title) else text
     return joined[: max_seq_length * _EMBED_CHARS_PER_TOKEN]
@@ -312,19 +312,35 @@ class Engine:
         return True
 
     def _near_duplicate(self, p: Prepared, candidates: list[Candidate]):
+        """The stored article this one copies, with (Jaccard, containment), or None.
+
+        MinHash flags suspects cheaply; each suspect is then verified on the exact shingle sets,
+        because containment estimated from a small Jaccard is noise when one text is tiny
+        beside the other (a one-sentence brief against a long report).
+        """
         if not candidates:
             return None
         sigs = np.stack([c.signature for c in candidates])
         jac = minhash.jaccard(p.signature, sigs)
-        sizes = np.array([c.shingles for c in candidates])
-        cont = minhash.containment(jac, p.shingles, sizes)
-        big_enough = np.minimum(sizes, p.shingles) >= self.settings.near_dup_min_shingles
-        is_copy = (jac >= self.settings.near_dup_jaccard) | (big_enough & (cont >= self.settings.near_dup_containment))
-        if not is_copy.any():
+        cont = minhash.containment(jac, p.shingles, np.array([c.shingles for c in candidates]))
+        suspects = np.flatnonzero((jac >= self.settings.near_dup_jaccard * 0.8)
+                                  | (cont >= self.settings.near_dup_containment * 0.8))
+        if not len(suspects):
             return None
-        strength = np.where(is_copy, np.maximum(jac, np.where(big_enough, cont, 0.0)), -1.0)
-        best = int(np.argmax(strength))
-        return candidates[best], float(jac[best]), float(cont[best] if big_enough[best] else jac[best])
+        mine = minhash.shingles(p.article.text, self.settings.shingle_size)
+        best = None
+        for i in suspects[np.argsort(-jac[suspects])].tolist():
+            stored = self.store.text_of(candidates[i].rowid)
+            theirs = minhash.shingles(stored, self.settings.shingle_size)
+            shared = len(mine & theirs)
+            exact_jac = shared / max(len(mine | theirs), 1)
+            smaller = min(len(mine), len(theirs))
+            exact_cont = shared / max(smaller, 1)
+            is_copy = exact_jac >= self.settings.near_dup_jaccard or (
+                smaller >= self.settings.near_dup_min_shingles and exact_cont >= self.settings.near_dup_containment)
+            if is_copy and (best is None or max(exact_jac, exact_cont) > max(best[1], best[2])):
+                best = (candidates[i], exact_jac, exact_cont)
+        return best
 
     def _pair_scores(self, p: Prepared, candidates: list[Candidate],
                      cosine_of: dict[int, float]) -> tuple[np.ndarray, list[list[float]]]:
@@ -346,7 +362,8 @@ class Engine:
 
     def _same_story(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> Decision:
         a = p.article
-        candidates = [c for c in candidates if self._in_window(p, c)]
+        # A text without words (emoji, punctuation) reports no event: it can only be a copy.
+        candidates = [c for c in candidates if self._in_window(p, c) and c.profile.terms] if p.profile.terms else []
         scores, rows = self._pair_scores(p, candidates, cosine_of)
         rows_by_rowid = {c.rowid: r for c, r in zip(candidates, rows)}
         by_story: dict[str, list[tuple[float, Candidate]]] = {}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from datasketch import MinHash
 
-from .normalize import words
+from .normalize import normalize, words
 
 # Fixed: signatures stored today must compare with those computed tomorrow.
 SEED = 1
@@ -26,6 +26,8 @@ SCHEME = "affine32"  # datasketch 2.x default; 32-bit hash values, stored as uin
 def shingles(text: str, size: int) -> set[bytes]:
     """Distinct word ``size``-grams of the body; texts shorter than ``size`` words give their words."""
     tokens = words(text)
+    if not tokens:  # no word at all (emoji, symbols): the whole text is its one shingle
+        return {normalize(text).encode("utf-8")}
     if len(tokens) < size:
         return {t.encode("utf-8") for t in tokens}
     return {" ".join(tokens[i : i + size]).encode("utf-8") for i in range(len(tokens) - size + 1)}

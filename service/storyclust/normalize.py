@@ -16,6 +16,7 @@ import regex
 
 _TAG = regex.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|</?[a-zA-Z][^<>]*>", regex.S | regex.I)
 _SPACE = regex.compile(r"\s+")
+_PUNCT_SPACE = regex.compile(r"\s*(\p{P})\s*")  # "<b>World</b>!" -> "World !": spacing at punctuation is layout
 _QUOTES = str.maketrans(
     {
         "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
@@ -44,7 +45,7 @@ def clean(text: str) -> str:
 
 def normalize(text: str) -> str:
     """The canonical form compared for exact duplicates."""
-    return clean(text).casefold()
+    return _PUNCT_SPACE.sub(r"\1", clean(text)).casefold()
 
 
 def content_hash(text: str) -> str:

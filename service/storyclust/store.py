@@ -226,12 +226,29 @@ class Store:
             return None
         profile = self.profiles([article.rowid])[article.rowid]
         self.db.execute("DELETE FROM articles WHERE rowid=?", (article.rowid,))
+        self._pass_on_copies(article)
         self.db.executemany("UPDATE term_df SET df=df-1 WHERE term=?", ((t,) for t in profile.all_terms()))
         if self.cluster_size(article.cluster_id, self.db) == 0:
             self.db.execute("DELETE FROM clusters WHERE cluster_id=?", (article.cluster_id,))
         else:
             self.db.execute("UPDATE clusters SET updated_at=? WHERE cluster_id=?", (time.time(), article.cluster_id))
         return article
+
+    def text_of(self, rowid: int) -> str:
+        return self.db.execute("SELECT text FROM articles WHERE rowid=?", (rowid,)).fetchone()[0]
+
+    def _pass_on_copies(self, gone: StoredArticle) -> None:
+        """Copies of a removed article must not point at it: the earliest copy takes its place
+        (its relation and link) and the other copies now copy that one, in the same story."""
+        copies = self.db.execute(
+            "SELECT rowid, id FROM articles WHERE duplicate_of=? ORDER BY rowid", (gone.id,)
+        ).fetchall()
+        if not copies:
+            return
+        heir_rowid, heir_id = copies[0]
+        self.db.execute("UPDATE articles SET relation=?, duplicate_of=? WHERE rowid=?",
+                        (gone.relation, gone.duplicate_of, heir_rowid))
+        self.db.execute("UPDATE articles SET duplicate_of=? WHERE duplicate_of=?", (heir_id, gone.id))
 
     def profiles(self, rowids: list[int]) -> dict[int, Profile]:
         marks = ",".join("?" * len(rowids))

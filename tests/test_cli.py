@@ -1,0 +1,246 @@
+"""The command line as a user runs it (subprocesses): `storyclust cluster` output lines, malformed
+input, empty input, idempotent re-runs, a kill part-way, and `storyclust eval`.
+
+Each `cluster` run loads the model (~10 s), so inputs are small and runs are few."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DATA, load_dataset
+
+from storyclust.normalize import clean
+from storyclust.store import Store
+
+KEYS = {"id", "cluster_id", "relation", "duplicate_of", "score"}
+RELATIONS = {"exact_duplicate", "near_duplicate", "same_story", "new_story"}
+SCRIPT = Path(sys.executable).with_name("storyclust")
+
+
+def storyclust(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the CLI the way a user does; the console script when installed, else ``-m``."""
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "storyclust.cli"]
+    return subprocess.run(command + [str(a) for a in args], cwd=cwd, capture_output=True, timeout=timeout,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def check_lines(lines: list[dict], ids: list[str]) -> None:
+    """CONTRACT line format, one per input article, in input order."""
+    assert [line["id"] for line in lines] == ids
+    for line in lines:
+        assert set(line) == KEYS, line
+        assert line["relation"] in RELATIONS and isinstance(line["cluster_id"], str) and line["cluster_id"]
+        assert isinstance(line["score"], (int, float)) and 0.0 <= line["score"] <= 1.0
+        assert (line["duplicate_of"] is not None) == (line["relation"] in ("exact_duplicate", "near_duplicate"))
+    by_id = {line["id"]: line for line in lines}
+    for line in lines:
+        if line["duplicate_of"] in by_id:  # copies are in the story of what they copy
+            assert by_id[line["duplicate_of"]]["cluster_id"] == line["cluster_id"]
+
+
+def good_rows(n: int, offset: int = 0) -> list[dict]:
+    """Short real articles (allsides-train), with text, unique ids."""
+    rows = [r for r in load_dataset("allsides-train") if clean(r.get("text") or "")]
+    return rows[offset : offset + n]
+
+
+# --- reading the input (in process: no model) ------------------------------------------------------
+def test_read_articles_line_numbers_bom_crlf_and_separators():
+    import io
+
+    from storyclust.cli import read_articles
+    from storyclust.config import Settings
+
+    rows = good_rows(3)
+    data = (b"\xef\xbb\xbf" + json.dumps(rows[0]).encode() + b"\r\n"          # BOM (Windows tools), CRLF
+            + json.dumps({**rows[1], "text": rows[1]["text"] + "\u2028\u0085\u2029 end"}, ensure_ascii=False).encode()
+            + b"\r\n\r\n   \n"                                                  # blank lines are skipped
+            + b"\xff\xfe\n"                                                      # not UTF-8
+            + json.dumps(rows[2]).encode())                                        # no final newline
+    got = list(read_articles(io.BytesIO(data), Settings()))
+    assert [(n, a.id if a else None, e is None) for n, a, e in got] == [
+        (1, rows[0]["id"], True), (2, rows[1]["id"], True), (5, None, False), (6, rows[2]["id"], True)]
+    assert got[1][1].text.endswith("\u2028\u0085\u2029 end")  # Unicode line separators are not line ends
+    assert "not valid UTF-8" in got[2][2]
+
+
+def test_read_articles_enforces_the_size_limit():
+    import io
+
+    from storyclust.cli import read_articles
+    from storyclust.config import Settings
+
+    settings = Settings(max_article_bytes=1000)
+    data = (json.dumps({"id": "small", "text": "x" * 1000}) + "\n" + json.dumps({"id": "big", "text": "x" * 1001})).encode()
+    got = list(read_articles(io.BytesIO(data), settings))
+    assert got[0][1].id == "small" and got[1][1] is None and "text: larger than the limit" in got[1][2]
+
+
+# --- cluster: format, malformed lines, idempotent re-run ------------------------------------------
+def test_cluster_output_malformed_lines_and_idempotent_rerun(tmp_path):
+    rows = good_rows(6) + [r for r in load_dataset("ecbplus-dev") if r["id"].startswith("29_")][:4]
+    copy = {**rows[0], "id": "copy-of-first", "title": "A new headline"}
+    lines: list[bytes] = []
+    bad: dict[int, str] = {}
+
+    def good(row):
+        lines.append(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+
+    def malformed(raw: bytes, why: str):
+        lines.append(raw)
+        bad[len(lines)] = why
+
+    good(rows[0])
+    malformed(b'{"id": "broken", "text": "no closing brace"', "not valid JSON")
+    good(rows[1])
+    malformed(json.dumps({"id": "no-text", "title": "Headline only"}).encode(), "text: Field required")
+    malformed(json.dumps({"id": "empty-text", "text": " <p>&nbsp;</p> "}).encode(), "text: must contain text")
+    good(rows[2])
+    malformed(json.dumps({"id": "wrong-type", "text": ["a", "list"]}).encode(), "text: Input should be a valid string")
+    malformed(json.dumps({**rows[3], "id": "bad-date", "published_at": "2019-02-30"}).encode(), "published_at:")
+    malformed(b'{"id": "latin-1", "text": "caf\xe9 au lait"}', "not valid UTF-8")
+    malformed(json.dumps([rows[3]]).encode(), "expected a JSON object, got list")
+    lines.append(b"   ")  # blank lines are not articles
+    for row in rows[3:]:
+        good(row)
+    good(copy)
+    good(rows[1])  # the same id and content again: idempotent, still answered
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    ids = [rows[0]["id"], rows[1]["id"], rows[2]["id"], *[r["id"] for r in rows[3:]], "copy-of-first", rows[1]["id"]]
+    data_dir, out = tmp_path / "data", tmp_path / "out.jsonl"
+
+    run = storyclust("cluster", source, "--output", out, "--data-dir", data_dir, cwd=tmp_path)
+    stderr = run.stderr.decode("utf-8", "replace")
+    assert run.returncode == 1, stderr
+    assert run.stdout == b""  # with --output, nothing else on stdout
+    for number, why in bad.items():
+        reported = [line for line in stderr.splitlines() if line.startswith(f"{source}:{number}: ")]
+        assert len(reported) == 1 and why in reported[0], (number, why, stderr)
+    assert f"{len(bad)} malformed line(s) skipped" in stderr
+    first = read_lines(out)
+    check_lines(first, ids)
+    by_id = {line["id"]: line for line in first}
+    assert by_id["copy-of-first"]["relation"] == "exact_duplicate"
+    assert by_id["copy-of-first"]["duplicate_of"] == rows[0]["id"]
+    assert first[-1] == by_id[rows[1]["id"]]  # the repeat answers like the first time
+    store = Store(data_dir)
+    assert store.count() == len(set(ids))
+    store.close()
+
+    # The same file again on the same data dir, answers on stdout: same answers, nothing stored twice.
+    again = storyclust("cluster", source, "--data-dir", data_dir, cwd=tmp_path)
+    assert again.returncode == 1
+    assert [json.loads(line) for line in again.stdout.decode().splitlines()] == first
+    store = Store(data_dir)
+    try:
+        assert store.count() == len(set(ids))
+        assert {a[0]: a[1] for a in store.assignments()} == {line["id"]: line["cluster_id"] for line in first}
+    finally:
+        store.close()
+
+
+def test_cluster_empty_input(tmp_path):
+    source = tmp_path / "empty.jsonl"
+    source.write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    run = storyclust("cluster", source, "--output", out, "--data-dir", tmp_path / "data", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr.decode()
+    assert out.read_bytes() == b""
+    store = Store(tmp_path / "data")
+    assert store.count() == 0
+    store.close()
+
+
+# --- cluster: killed part-way ---------------------------------------------------------------
+def test_kill_part_way_loses_nothing_reported_and_rerun_completes(tmp_path):
+    rows = good_rows(200, offset=100)  # the first answers come after 128 (one chunk)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    data_dir, out = tmp_path / "data", tmp_path / "out.jsonl"
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "storyclust.cli"]
+    process = subprocess.Popen(command + ["cluster", str(source), "--output", str(out), "--data-dir", str(data_dir)],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if out.exists() and out.stat().st_size > 0:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "finished before it could be killed: make the input longer"
+        assert out.stat().st_size > 0, "no output within the deadline"
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    text = out.read_text(encoding="utf-8")
+    reported = [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+    assert 0 < len(reported) < len(rows)
+    check_lines(reported, [r["id"] for r in rows[: len(reported)]])
+
+    store = Store(data_dir)  # everything reported was committed
+    try:
+        for line in reported:
+            stored = store.get(line["id"])
+            assert stored is not None and stored.cluster_id == line["cluster_id"]
+            assert stored.relation == line["relation"]
+    finally:
+        store.close()
+
+    rerun = storyclust("cluster", source, "--output", out, "--data-dir", data_dir, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    final = read_lines(out)
+    check_lines(final, [r["id"] for r in rows])
+    assert final[: len(reported)] == reported
+    store = Store(data_dir)
+    try:
+        assert store.count() == len({r["id"] for r in rows})
+        assert {a[0]: a[1] for a in store.assignments()} == {line["id"]: line["cluster_id"] for line in final}
+    finally:
+        store.close()
+
+
+# --- eval -----------------------------------------------------------------------------------
+@pytest.fixture
+def gold_path() -> Path:
+    return DATA / "ecbplus-dev" / "articles.jsonl"
+
+
+def evaluate(gold: Path, pred_rows: list[dict], tmp_path: Path) -> dict:
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps(r) + "\n" for r in pred_rows), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "storyclust.cli", "eval", str(gold), str(pred)],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()
+    return json.loads(run.stdout)
+
+
+def test_eval_perfect_and_singletons(gold_path, tmp_path):
+    gold = load_dataset("ecbplus-dev")
+    perfect = evaluate(gold_path, [{"id": r["id"], "cluster_id": "c-" + r["event_id"]} for r in gold], tmp_path)
+    for key in ("b3_precision", "b3_recall", "b3_f1", "pair_precision", "pair_recall", "pair_f1", "ari"):
+        assert perfect[key] == 1.0, (key, perfect)
+    assert perfect["articles"] == len(gold) and perfect["missing_predictions"] == 0
+    singletons = evaluate(gold_path, [{"id": r["id"], "cluster_id": r["id"]} for r in gold], tmp_path)
+    assert singletons["b3_precision"] == 1.0 and singletons["b3_recall"] < 0.2
+    assert singletons["b3_f1"] < perfect["b3_f1"] and singletons["pair_recall"] == 0.0
+    assert singletons["ari"] == pytest.approx(0.0, abs=1e-6)
+    # A `cluster` output file for half of the articles, all in one story: extra keys are fine,
+    # missing predictions are reported, and one big cluster has full recall and poor precision.
+    half = [{"id": r["id"], "cluster_id": "s-all", "relation": "new_story", "duplicate_of": None, "score": 0.1}
+            for r in gold[::2]]
+    one = evaluate(gold_path, half, tmp_path)
+    assert one["articles"] == len(half) and one["missing_predictions"] == len(gold) - len(half)
+    assert one["pred_clusters"] == 1 and one["b3_recall"] == 1.0 and one["b3_precision"] < 0.1
+    assert one["ari"] == pytest.approx(0.0, abs=1e-6)

@@ -1,0 +1,213 @@
+"""The SQLite store is the source of truth: a reopened engine reads back what was decided, the
+FAISS file is derived (rebuilt when missing or corrupt), repeats are idempotent, and the same id
+with new content is an update."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+from conftest import load_dataset
+
+from storyclust.article import parse_article
+from storyclust.config import Settings
+from storyclust.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    """Two ECB+ topics (4 events; 29_1/29_5/29_9ecbplus are one wire story) and a planted copy."""
+    ecb = load_dataset("ecbplus-dev")
+    wire = [r for r in ecb if r["id"].startswith("29_") and r["id"].endswith("ecbplus")]
+    other = [r for r in ecb if r["id"].startswith("3_")][:8]
+    assert {"29_1ecbplus", "29_5ecbplus", "29_9ecbplus"} <= {r["id"] for r in wire}
+    mixed = [x for pair in zip(wire, other) for x in pair] + wire[len(other):]
+    return mixed + [{**mixed[0], "id": "planted-copy", "title": "Re-run"}]
+
+
+def snapshot(engine: Engine) -> dict:
+    """Everything a reader can see: articles, decisions and cluster membership."""
+    store = engine.store
+    articles = {}
+    for article_id, *_ in store.assignments():
+        a = store.get(article_id)
+        articles[article_id] = {**a.public(), "content_hash": a.content_hash, "fingerprint": a.fingerprint,
+                                "shingles": a.shingles, "rowid": a.rowid}
+    clusters = {c: sorted(m.id for m in store.cluster_members(c)) for c, _ in store.recent_clusters(None, 10_000)}
+    return {"articles": articles, "clusters": clusters, "assignments": store.assignments()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, encoder, rows):
+    """A data dir with ``rows`` ingested and the vector file saved: (dir, decisions, snapshot)."""
+    data_dir = tmp_path_factory.mktemp("built") / "data"
+    engine = Engine(Settings(data_dir=data_dir), encoder=encoder)
+    decisions = engine.ingest([parse_article(r) for r in rows])
+    engine.save_indexes()
+    state = snapshot(engine)
+    engine.store.close()
+    return data_dir, decisions, state
+
+
+@pytest.fixture
+def copy_of_built(built, settings) -> Settings:
+    shutil.copytree(built[0], settings.data_dir)
+    return settings
+
+
+def test_round_trip_through_a_reopened_engine(copy_of_built, encoder, built, rows):
+    _, decisions, before = built
+    assert {d.relation for d in decisions} >= {"new_story", "exact_duplicate", "near_duplicate"}
+    engine = Engine(copy_of_built, encoder=encoder)
+    try:
+        assert snapshot(engine) == before
+        assert engine.store.count() == len(rows) and engine.indexes_match_store()
+        assert engine.store.cluster_count() == len(before["clusters"]) == len({d.cluster_id for d in decisions})
+        for d, r in zip(decisions, rows):
+            stored = engine.store.get(d.id)
+            assert (stored.cluster_id, stored.relation, stored.duplicate_of) == (d.cluster_id, d.relation, d.duplicate_of)
+            assert round(stored.score, 4) == d.line()["score"]
+            assert stored.text == r["text"] and stored.title == r["title"]
+            assert stored.public()["evidence"]["matches"] == d.matches
+        # Posting everything again is idempotent: same answers, nothing stored twice.
+        again = engine.ingest([parse_article(r) for r in rows])
+        assert [d.line() for d in again] == [d.line() for d in decisions]
+        assert all(d.stored is False for d in again)
+        assert snapshot(engine) == before
+    finally:
+        engine.store.close()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "garbage", "truncated", "empty"])
+def test_vector_index_is_rebuilt_when_missing_or_corrupt(copy_of_built, encoder, built, rows, damage):
+    _, decisions, _ = built
+    path = copy_of_built.data_dir / "vectors.faiss"
+    assert path.stat().st_size > len(rows) * 384 * 4
+    if damage == "deleted":
+        path.unlink()
+    elif damage == "garbage":
+        path.write_bytes(os.urandom(path.stat().st_size))
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"")
+
+    engine = Engine(copy_of_built, encoder=encoder)
+    try:
+        assert len(engine.vectors) == engine.store.count() == len(rows) and engine.indexes_match_store()
+        # Search finds every stored article by its own embedding.
+        vectors = engine.store.embeddings(engine.store.rowids().tolist(), engine.encoder.dim)
+        for rowid, vector in vectors.items():
+            ids, cosines = engine.vectors.search(vector, 3)
+            assert rowid in ids.tolist() and cosines[0] > 0.999
+        # And a new copy of a stored article is found through the rebuilt index.
+        original = next(d for d, r in zip(decisions, rows) if r["id"] == "29_5ecbplus")
+        copy = {**rows[[r["id"] for r in rows].index("29_5ecbplus")], "id": "late-copy", "title": "New headline"}
+        copy["text"] = "LONDON (Reuters) - " + copy["text"].split("\n", 1)[-1] + "\n(Editing by Jane Doe)"
+        late = engine.ingest([parse_article(copy)])[0]
+        assert late.relation == "near_duplicate" and late.cluster_id == original.cluster_id
+        engine.save_indexes()
+    finally:
+        engine.store.close()
+    engine = Engine(copy_of_built, encoder=encoder)  # the rebuilt file is good again
+    try:
+        assert len(engine.vectors) == len(rows) + 1 and engine.indexes_match_store()
+    finally:
+        engine.store.close()
+
+
+def test_stale_vector_file_is_caught_up(copy_of_built, encoder, rows):
+    """Articles committed after the vector file was saved (a crash before the next save), and
+    articles deleted since, are reconciled at start."""
+    engine = Engine(copy_of_built, encoder=encoder)
+    engine.ingest([parse_article({**rows[1], "id": "unsaved", "text": rows[1]["text"] + " More."})])
+    engine.delete(rows[0]["id"])
+    engine.store.close()  # no save_indexes
+    engine = Engine(copy_of_built, encoder=encoder)
+    try:
+        assert len(engine.vectors) == engine.store.count() == len(rows) and engine.indexes_match_store()
+        assert sorted(engine.vectors.ids().tolist()) == sorted(engine.store.rowids().tolist())
+    finally:
+        engine.store.close()
+
+
+def test_repeat_is_idempotent_and_changed_content_is_an_update(engine, rows):
+    a, b = rows[0], rows[1]
+    first = engine.ingest([parse_article(a), parse_article(b)])
+    rowid = engine.store.get(a["id"]).rowid
+    repeat = engine.ingest([parse_article({**a, "event_id": "ignored"})])[0]
+    assert repeat.line() == first[0].line() and repeat.stored is False
+    assert engine.store.get(a["id"]).rowid == rowid and engine.store.count() == 2
+
+    # Same id, new content: b's text under a's id is now an exact copy of b.
+    updated = engine.ingest([parse_article({**a, "text": b["text"]})])[0]
+    assert updated.stored is True
+    assert engine.store.count() == 2 and engine.indexes_match_store()
+    stored = engine.store.get(a["id"])
+    assert stored.text == b["text"] and stored.rowid != rowid
+    assert (updated.relation, updated.duplicate_of, updated.cluster_id) == ("exact_duplicate", b["id"], first[1].cluster_id)
+    assert (stored.relation, stored.duplicate_of) == ("exact_duplicate", b["id"])
+    assert rowid not in engine.vectors.ids().tolist()  # the old vector went with the old content
+    # Posting the update again is now the idempotent repeat.
+    assert engine.ingest([parse_article({**a, "text": b["text"]})])[0].stored is False
+    assert engine.store.count() == 2
+
+
+def test_term_statistics_survive_updates_deletes_and_reopen(copy_of_built, encoder, rows):
+    engine = Engine(copy_of_built, encoder=encoder)
+    engine.ingest([parse_article({**rows[0], "text": rows[2]["text"] + " Updated."})])  # update
+    engine.delete(rows[1]["id"])
+    df, docs = engine.store.term_df()
+    live, live_docs = dict(engine.stats.df), engine.stats.docs
+    engine.store.close()
+    engine = Engine(copy_of_built, encoder=encoder)
+    try:
+        n = len(rows) - 1
+        assert docs == engine.store.count() == n
+        recount: Counter = Counter()  # a fresh count from the stored profiles
+        for profile in engine.store.profiles(engine.store.rowids().tolist()).values():
+            recount.update(profile.all_terms())
+        assert {t: c for t, c in df.items() if c} == dict(recount)
+        assert {t: c for t, c in live.items() if c} == dict(recount) and live_docs == n
+        assert {t: c for t, c in engine.stats.df.items() if c} == dict(recount) and engine.stats.docs == n
+    finally:
+        engine.store.close()
+
+
+def test_duplicate_links_stay_consistent_after_the_original_changes(engine, rows):
+    """CONTRACT: copies belong to the story of the article they copy. When that article is
+    updated to other content (or deleted), its copies must not point at an article that is now
+    in another story (or gone)."""
+    by_id = {r["id"]: r for r in rows}
+    a, b, c = by_id["3_10ecbplus"], by_id["29_10ecbplus"], by_id["3_1ecb"]
+    engine.ingest([parse_article(a), parse_article({**a, "id": "copy-of-a"}), parse_article(c),
+                   parse_article({**c, "id": "copy-of-c"})])
+    engine.ingest([parse_article({**a, "text": b["text"], "title": b["title"]})])  # a's id, another story
+    engine.delete(c["id"])
+    problems = []
+    for article_id, cluster_id, _, duplicate_of, _ in engine.store.assignments():
+        if duplicate_of is not None:
+            original = engine.store.get(duplicate_of)
+            if original is None:
+                problems.append(f"{article_id} copies {duplicate_of}, which is deleted")
+            elif original.cluster_id != cluster_id:
+                problems.append(f"{article_id} copies {duplicate_of}, which is in another story")
+    assert problems == []
+
+
+def test_engine_refuses_a_store_built_with_other_settings(copy_of_built, encoder):
+    with pytest.raises(RuntimeError, match="num_perm"):
+        Engine(copy_of_built.model_copy(update={"num_perm": 64}), encoder=encoder)
+
+
+def test_vectors_are_unit_length(built, encoder):
+    engine = Engine(Settings(data_dir=built[0]), encoder=encoder)
+    try:
+        vectors = engine.store.embeddings(engine.store.rowids().tolist(), engine.encoder.dim)
+        assert len(vectors) == engine.store.count()
+        assert all(abs(float(np.linalg.norm(v)) - 1.0) < 1e-4 for v in vectors.values())
+    finally:
+        engine.store.close()
