@@ -1,0 +1,1055 @@
+"""The nightly re-clustering job: re-decide story membership of what is stored, with hindsight.
+
+Online, each article is decided once, against what came before it: a story that began as two
+fragments stays two, and an early wrong join is never undone. The job rebuilds the clustering from
+the stored signals alone (embeddings, MinHash signatures, profiles; nothing is re-embedded):
+
+1. snapshot: the articles in scope and their current stories, in one read transaction, without
+   the engine lock (ingest goes on);
+2. candidate graph: nearest neighbours over the stored vectors within the time window (exact
+   BLAS blocks for small stores, a temporary IVF index with time-range selectors for large ones),
+   plus MinHash band collisions;
+3. edges: the online pair scorer on vectorised pair features, after a cheap cosine pre-filter;
+4. average linkage at the online threshold, a missing edge counting as 0: a story joins another
+   only if its members agree on average, so one look-alike pair cannot chain two events;
+5. stable ids: an old story's id goes to the new cluster holding most of its articles; a cluster
+   that holds most of several keeps the oldest and records the others as aliases;
+6. one write transaction under the engine lock. Articles ingested after the snapshot keep their
+   online decision and follow renames; duplicates follow the article they copy.
+
+Duplicates (exact and near) take no part in 2-4: they are attached to their original throughout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+import json
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from itertools import chain, count, repeat
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from .article import parse_published
+from .features import FEATURES
+from .profile import STEM_BUCKETS
+
+log = logging.getLogger(__name__)
+
+DUPLICATES = ("exact_duplicate", "near_duplicate")
+_GENERATION_KEY = "recluster_generation"  # meta: bumped by every committed job
+_JOB_LOCK = threading.Lock()  # one job per process; across processes the generation check refuses a stale write
+_SQL_CHUNK = 900  # ids per "IN (...)" list: under every SQLite build's variable limit
+
+
+@dataclass(frozen=True)
+class ReclusterConfig:
+    """Knobs of the job; the decision threshold itself is the online one (``engine.threshold``).
+
+    neighbours: nearest neighbours fetched per article. More finds more members of big stories
+        (a story larger than this is only held together through shared neighbours); cost grows
+        linearly in search time and edges scored.
+    min_cosine: pairs below this cosine are not scored (their score counts as 0 in the
+        averages). Scoring is the expensive step; on the dev sets no same-event pair below 0.3
+        scores above the threshold. Lower is safer and slower.
+    exact_budget: most query x base dot products for exact search; above it a temporary IVF
+        index answers instead (approximate: ~95% of true neighbours at nprobe 16).
+    ivf_nprobe: IVF cells visited per query: recall against time.
+    band_rows: MinHash slots per LSH band; with 128 slots, 4 rows (32 bands) catches pairs of
+        Jaccard 0.5 with 87% and 0.3 with 23% probability. Fewer rows: more candidates.
+    max_bucket: band buckets larger than this are boilerplate shared by unrelated articles
+        and give no candidates (their members still meet through neighbours).
+    complete_limit: components of strong edges up to this many articles get every pair with
+        cosine >= min_cosine scored, so that their average linkage is exact; larger ones (rare:
+        chains of look-alike events) are linked on candidate pairs only. Cost: its square.
+    edge_batch: pairs featurised at once: memory against per-batch overhead.
+    """
+
+    neighbours: int = 20
+    min_cosine: float = 0.3
+    exact_budget: float = 4e8
+    ivf_nprobe: int = 16
+    band_rows: int = 4
+    max_bucket: int = 32
+    complete_limit: int = 1000
+    edge_batch: int = 50_000
+
+
+# --------------------------------------------------------------------------------------------
+# Scope and report
+# --------------------------------------------------------------------------------------------
+def parse_bound(value: str | None, end: bool = False) -> float | None:
+    """An ISO date or datetime as a timestamp. A bare date as ``end`` (``until``) means the end
+    of that day, so ``--since 2024-05-01 --until 2024-05-01`` is that whole day."""
+    if value is None or not value.strip():
+        return None
+    moment = parse_published(value)
+    if end and len(value.strip()) == 10:
+        moment += dt.timedelta(days=1)
+    return moment.timestamp()
+
+
+@dataclass
+class ReclusterReport:
+    """What the job did. ``lines`` are the CONTRACT output lines of every article in scope, in
+    ingest order, as committed."""
+
+    lines: list[dict]
+    merges: list[dict]
+    splits: list[dict]
+    new_stories: list[dict]
+    moved_articles: list[dict]
+    scope: dict
+    graph: dict
+    reconciled: dict
+    stability: dict
+    timings: dict = field(default_factory=dict)
+
+    def aliases(self) -> dict[str, str]:
+        """Merged-away id -> the id it went into."""
+        return {absorbed: m["kept"] for m in self.merges for absorbed in m["absorbed"]}
+
+    def summary(self) -> dict:
+        """JSON-able account: counts first, then each merge, split, new story and moved article."""
+        return {
+            "counts": {
+                "articles": len(self.lines),
+                "stories": len({line["cluster_id"] for line in self.lines}),
+                "merges": len(self.merges),
+                "absorbed": sum(len(m["absorbed"]) for m in self.merges),
+                "splits": len(self.splits),
+                "new_stories": len(self.new_stories),
+                "moved_articles": len(self.moved_articles),
+            },
+            "stability": self.stability, "scope": self.scope, "graph": self.graph, "reconciled": self.reconciled,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "merges": self.merges, "splits": self.splits, "new_stories": self.new_stories,
+            "moved_articles": self.moved_articles,
+        }
+
+
+def id_stability(before: dict[str, str], after: dict[str, str], aliases: dict[str, str] | None = None) -> dict:
+    """How well story ids survived a re-clustering, from article id -> story id before and
+    after, and the aliases the job recorded (merged-away id -> the id it went into).
+
+    An old id *leads to* a new story when it is that story's id or an alias of it, i.e. when
+    ``GET /clusters/{old id}`` answers with it. ``continuing``: new stories holding more than
+    half of some old story; they keep ids when every such old id leads to them. ``majority``:
+    new stories most of whose articles come from one old story; kept when it leads to them.
+    The second also counts the smaller part of each split, which by design gets a new id."""
+    aliases = aliases or {}
+    common = [i for i in after if i in before]
+    old_size: dict[str, int] = defaultdict(int)
+    overlap: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for i in common:
+        old_size[before[i]] += 1
+        overlap[after[i]][before[i]] += 1
+    continuing = kept = majority = kept_majority = 0
+    for new_id, parts in overlap.items():
+        continued = [o for o, n in parts.items() if n > old_size[o] / 2]
+        if continued:
+            continuing += 1
+            kept += all(aliases.get(o, o) == new_id for o in continued)
+        top, n = max(parts.items(), key=lambda kv: (kv[1], kv[0]))
+        if n > sum(parts.values()) / 2:
+            majority += 1
+            kept_majority += aliases.get(top, top) == new_id
+    return {"continuing": continuing, "kept_id": kept, "kept_share": round(kept / continuing, 4) if continuing else 1.0,
+            "majority_from_one": majority, "majority_kept_id": kept_majority,
+            "majority_kept_share": round(kept_majority / majority, 4) if majority else 1.0}
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Snapshot
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Snapshot:
+    """Articles in scope. Rows are in rowid order; nodes (the non-duplicates, the only articles
+    clustered) are in time order, undated last, so that a time window is a contiguous range."""
+
+    max_rowid: int
+    generation: str | None
+    rowid: np.ndarray          # [rows]
+    ids: list[str]             # [rows]
+    old: np.ndarray            # [rows] index into ``old_ids``
+    old_ids: list[str]
+    created: dict[str, float]  # created_at of the old stories
+    node_of_row: np.ndarray    # [rows] node of the row or of its original; -1: anchored outside scope
+    node_row: np.ndarray       # [nodes] row of each node
+    ts: np.ndarray             # [nodes] published_ts, NaN when undated
+    lang: np.ndarray           # [nodes] language code index, -1 when unknown
+    vectors: np.ndarray        # [nodes, dim] float32, unit length
+    signatures: np.ndarray     # [nodes, num_perm] uint32
+
+    @property
+    def dated(self) -> int:
+        """Nodes [0, dated) have a publication time."""
+        return int(np.count_nonzero(~np.isnan(self.ts)))
+
+
+def _scope_sql(since: float | None, until: float | None) -> tuple[str, list]:
+    """Articles are placed in time by publication, or by arrival when undated."""
+    where, args = [], []
+    if since is not None:
+        where.append("COALESCE(published_ts, ingested_at) >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("COALESCE(published_ts, ingested_at) < ?")
+        args.append(until)
+    return (" AND ".join(where) or "1=1"), args
+
+
+def _take_snapshot(engine, since: float | None, until: float | None) -> _Snapshot:
+    """Read everything the computation needs in one read transaction: a consistent state while
+    the writer keeps committing (WAL readers see the database as of their first read)."""
+    dim, num_perm = engine.encoder.dim, engine.settings.num_perm
+    scope, args = _scope_sql(since, until)
+    db = engine.store.reader()
+    db.execute("BEGIN")
+    try:
+        generation = engine.store.get_meta(_GENERATION_KEY)
+        max_rowid = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0])
+        dup_marks = ",".join("?" * len(DUPLICATES))
+        nodes = int(db.execute(f"SELECT COUNT(*) FROM articles WHERE {scope} AND relation NOT IN ({dup_marks})",
+                               args + list(DUPLICATES)).fetchone()[0])
+        vectors = np.empty((nodes, dim), dtype=np.float32)
+        signatures = np.empty((nodes, num_perm), dtype=np.uint32)
+        rowid, ids, clusters, dup_of, node_rows, ts, langs = [], [], [], [], [], [], []
+        filled = 0
+        cursor = db.execute(
+            "SELECT rowid, id, cluster_id, relation, duplicate_of, published_ts, lang, embedding, signature "
+            f"FROM articles WHERE {scope} ORDER BY rowid", args)
+        while rows := cursor.fetchmany(10_000):
+            embeddings, sigs = [], []
+            for r in rows:
+                rowid.append(r[0])
+                ids.append(r[1])
+                clusters.append(r[2])
+                if r[3] in DUPLICATES:
+                    dup_of.append(r[4])
+                    continue
+                dup_of.append(None)
+                node_rows.append(len(rowid) - 1)
+                ts.append(r[5] if r[5] is not None else math.nan)
+                langs.append(r[6])
+                embeddings.append(r[7])
+                sigs.append(r[8])
+            if embeddings:
+                end = filled + len(embeddings)
+                vectors[filled:end] = np.frombuffer(b"".join(embeddings), dtype=np.float32).reshape(-1, dim)
+                signatures[filled:end] = np.frombuffer(b"".join(sigs), dtype=np.uint32).reshape(-1, num_perm)
+                filled = end
+        created = dict(db.execute("SELECT cluster_id, created_at FROM clusters"))
+    finally:
+        db.execute("ROLLBACK")
+
+    code: dict[str, int] = {}
+    old = np.fromiter((code.setdefault(c, len(code)) for c in clusters), dtype=np.int64, count=len(clusters))
+    old_ids = list(code)
+    ts_arr = np.asarray(ts, dtype=np.float64)
+    order = np.argsort(ts_arr, kind="stable")  # NaN sorts last; ties stay in rowid order
+    lang_code: dict[str | None, int] = {None: -1}
+    lang_arr = np.fromiter((lang_code.setdefault(x, len(lang_code) - 1) for x in langs), dtype=np.int64,
+                           count=len(langs))
+    node_row = np.asarray(node_rows, dtype=np.int64)[order]
+    node_of_row = np.full(len(rowid), -1, dtype=np.int64)
+    node_of_row[node_row] = np.arange(len(node_row))
+    _attach_duplicates(ids, dup_of, node_of_row)
+    return _Snapshot(max_rowid, generation, np.asarray(rowid, dtype=np.int64), ids, old, old_ids,
+                     {c: created.get(c, math.inf) for c in old_ids}, node_of_row, node_row,
+                     ts_arr[order], lang_arr[order], vectors[order], signatures[order])
+
+
+def _attach_duplicates(ids: list[str], dup_of: list[str | None], node_of_row: np.ndarray) -> None:
+    """Give each duplicate the node of the original at the end of its copy chain; a chain that
+    leaves the scope (or whose original was deleted) leaves the duplicate anchored (-1)."""
+    row_of = {article_id: i for i, article_id in enumerate(ids)}
+    for i, original in enumerate(dup_of):
+        if original is None:
+            continue
+        seen = {i}
+        j = row_of.get(original)
+        while j is not None and dup_of[j] is not None and j not in seen:
+            seen.add(j)
+            j = row_of.get(dup_of[j])
+        if j is not None and dup_of[j] is None:
+            node_of_row[i] = node_of_row[j]
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Candidate graph
+# --------------------------------------------------------------------------------------------
+def _blocks(ts: np.ndarray, dated: int, window: float, size: int = 2048) -> Iterator[tuple[int, int, int, int]]:
+    """(query start, query end, base start, base end) in node order. Dated queries come in runs
+    spanning at most half a window and search the dated nodes within a window of them; undated
+    queries search every node (an undated article may match any time)."""
+    start = 0
+    while start < dated:
+        end = min(dated, start + size, int(np.searchsorted(ts[:dated], ts[start] + window / 2, "right")))
+        end = max(end, start + 1)
+        lo = int(np.searchsorted(ts[:dated], ts[start] - window, "left"))
+        hi = int(np.searchsorted(ts[:dated], ts[end - 1] + window, "right"))
+        yield start, end, lo, hi
+        start = end
+    for start in range(dated, len(ts), size):
+        yield start, min(len(ts), start + size), 0, len(ts)
+
+
+def _neighbour_pairs(vectors: np.ndarray, ts: np.ndarray, dated: int, window: float,
+                     config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Directed (query, neighbour, cosine) nearest-neighbour pairs within the time window."""
+    n = len(vectors)
+    k = min(config.neighbours + 1, n)  # +1: the query finds itself
+    blocks = list(_blocks(ts, dated, window))
+    cost = sum((e - s) * (hi - lo) for s, e, lo, hi in blocks)
+    if cost <= config.exact_budget or n < 10_000:
+        method = "exact"
+
+        def search(s, e, lo, hi):
+            scores, found = faiss.knn(vectors[s:e], vectors[lo:hi], min(k, hi - lo), metric=faiss.METRIC_INNER_PRODUCT)
+            return scores, np.where(found >= 0, found + lo, -1)
+    else:
+        method = "ivf"
+        index = _ivf_index(vectors)
+
+        def search(s, e, lo, hi):
+            if (lo, hi) == (0, n):
+                return index.search(vectors[s:e], k, params=faiss.SearchParametersIVF(nprobe=config.ivf_nprobe))
+            selector = faiss.IDSelectorRange(lo, hi, True)  # ids are node positions, sorted in each list
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=config.ivf_nprobe)
+            return index.search(vectors[s:e], k, params=params)
+
+    src, dst, cos = [], [], []
+    for s, e, lo, hi in blocks:
+        scores, found = search(s, e, lo, hi)
+        queries = np.repeat(np.arange(s, e), found.shape[1])
+        found, scores = found.ravel(), scores.ravel()
+        keep = (found >= 0) & (found != queries)
+        queries, found, scores = queries[keep], found[keep], scores[keep]
+        both = (queries < dated) & (found < dated)
+        keep = ~both | (np.abs(ts[queries] - ts[np.where(both, found, queries)]) <= window)
+        src.append(queries[keep])
+        dst.append(found[keep])
+        cos.append(scores[keep])
+    return np.concatenate(src), np.concatenate(dst), np.concatenate(cos).astype(np.float64), method
+
+
+def _ivf_index(vectors: np.ndarray) -> faiss.Index:
+    """A temporary inverted-file index over all nodes, ids = node positions."""
+    n, dim = vectors.shape
+    cells = int(np.clip(4 * math.sqrt(n), 64, 2048))  # more cells: less scanning, costlier training
+    sample = np.random.default_rng(0).choice(n, min(n, cells * 20), replace=False)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = 10  # k-means rounds: cells only need to be roughly right
+    index.cp.seed = 1
+    index.train(vectors[np.sort(sample)])
+    index.add(vectors)
+    return index
+
+
+def _band_pairs(signatures: np.ndarray, rows: int, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of nodes whose MinHash signatures agree on all slots of at least one band."""
+    n, slots = signatures.shape
+    multipliers = np.random.default_rng(1).integers(1, 2**63, size=rows, dtype=np.uint64) | np.uint64(1)
+    src, dst = [], []
+    with np.errstate(over="ignore"):
+        for band in range(slots // rows):
+            part = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
+            key = (part * multipliers).sum(axis=1)
+            order = np.argsort(key, kind="stable")
+            key = key[order]
+            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            sizes = np.diff(np.r_[starts, n])
+            run_size = np.repeat(sizes, sizes)
+            position = np.arange(n) - np.repeat(starts, sizes)
+            for gap in range(1, int(sizes[sizes <= max_bucket].max(initial=1))):
+                first = np.flatnonzero((position + gap < run_size) & (run_size <= max_bucket))
+                src.append(order[first])
+                dst.append(order[first + gap])
+    if not src:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
+                     config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Undirected edges (a < b) worth scoring, with their cosine."""
+    dated = snap.dated
+    src, dst, cos, method = _neighbour_pairs(snap.vectors, snap.ts, dated, window, config)
+    band_src, band_dst = _band_pairs(snap.signatures, config.band_rows, config.max_bucket)
+    band_cos = np.einsum("ij,ij->i", snap.vectors[band_src], snap.vectors[band_dst]).astype(np.float64)
+    src, dst = np.concatenate([src, band_src]), np.concatenate([dst, band_dst])
+    cos = np.concatenate([cos, band_cos])
+    keep = (cos >= config.min_cosine) & (src != dst)
+    a, b = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep]
+    _, first = np.unique(a * len(snap.ts) + b, return_index=True)
+    a, b, cos = a[first], b[first], cos[keep][first]
+    keep = _comparable(snap, a, b, window, multilingual)
+    stats = {"nodes": len(snap.ts), "search": method, "neighbour_pairs": int(len(cos)),
+             "band_pairs": int(len(band_src)), "edges": int(np.count_nonzero(keep))}
+    return a[keep], b[keep], cos[keep], stats
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Edge scores: the online pair features, vectorised over many pairs
+# --------------------------------------------------------------------------------------------
+_SET_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
+
+
+class _Profiles:
+    """The profiles of some nodes as sparse term-incidence matrices (one per field, rows =
+    nodes) and a sentence/stem incidence list, with the IDF weights the online features use.
+
+    Memory is ~1 KB per node instead of ~20 KB for Python ``Profile`` objects, and a batch of
+    pairs becomes a few sparse products instead of a Python loop."""
+
+    def __init__(self, records: list[dict | None], df: dict[str, int], docs: int) -> None:
+        # Flatten first, then map terms to ids in C-level passes (dict.fromkeys, map): a
+        # Python loop per term costs more than everything else here together.
+        terms: dict[str, list[str]] = {f: [] for f in _SET_FIELDS}
+        lengths: dict[str, list[int]] = {f: [] for f in _SET_FIELDS}
+        stems: list[int] = []
+        stem_counts: list[int] = []
+        sentence_counts: list[int] = []
+        for record in records:
+            record = record or {}
+            for f in _SET_FIELDS:
+                values = record.get(f, ())
+                terms[f].extend(values)
+                lengths[f].append(len(values))
+            sentences = record.get("sentences", ())
+            stems.extend(chain.from_iterable(sentences))
+            stem_counts.extend(map(len, sentences))
+            sentence_counts.append(len(sentences))
+        vocab = dict(zip(dict.fromkeys(chain.from_iterable(terms.values())), count()))
+        self.sets = {}
+        for f in _SET_FIELDS:
+            indices = np.fromiter(map(vocab.__getitem__, terms[f]), dtype=np.int64, count=len(terms[f]))
+            indptr = np.concatenate(([0], np.cumsum(lengths[f], dtype=np.int64)))
+            matrix = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(records), len(vocab)))
+            matrix.sort_indices()  # sets: no repeated term in a row
+            self.sets[f] = matrix
+        log_docs = math.log(docs + 2)
+        self.idf = log_docs - np.log1p(np.fromiter(map(df.get, vocab, repeat(0)), dtype=np.float64, count=len(vocab)))
+        stem_df = np.zeros(STEM_BUCKETS, dtype=np.float64)
+        for term, n in df.items():
+            if term.startswith("~"):
+                stem_df[int(term[1:])] = n
+        self.stem_idf = log_docs - np.log1p(stem_df)
+        self.stems = np.asarray(stems, dtype=np.int64)
+        self.stem_ptr = np.concatenate(([0], np.cumsum(stem_counts, dtype=np.int64)))
+        self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
+        sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
+        self.mass = np.bincount(sentence_of_stem, weights=self.stem_idf[self.stems], minlength=len(stem_counts))
+        self.weight = {f: m @ self.idf for f, m in self.sets.items()}
+        self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
+
+    def shared(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(IDF sum, count) of the terms each pair shares in ``field``."""
+        both = self.sets[field][a].multiply(self.sets[field][b]).tocsr()
+        return both @ self.idf, np.diff(both.indptr).astype(np.float64)
+
+    def weighted_jaccard(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(IDF-weighted Jaccard, shared IDF sum), as ``features._weighted_jaccard``."""
+        shared, count = self.shared(field, a, b)
+        union = self.weight[field][a] + self.weight[field][b] - shared
+        jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=(count > 0) & (union > 0))
+        return jaccard, np.where(count > 0, shared, 0.0)
+
+    def alignment(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``features.sentence_alignment`` of each pair, all pairs at once: a sort-merge join of
+        the (node, stem) occurrences of both sides gives every sentence pair sharing a stem,
+        so the work is proportional to those pairs and no (sentence x sentence) matrix is
+        built. Sentences matching nothing count 0 among an article's three best."""
+        out = np.zeros(len(a))
+        n_a = self.sentence_ptr[a + 1] - self.sentence_ptr[a]
+        n_b = self.sentence_ptr[b + 1] - self.sentence_ptr[b]
+        # Left: every stem of every sentence of each distinct first node, keyed (node, stem).
+        nodes, node_of_edge = np.unique(a, return_inverse=True)
+        left_rows = _ranges(self.sentence_ptr[nodes], self.sentence_ptr[nodes + 1] - self.sentence_ptr[nodes])
+        left_node = np.repeat(np.arange(len(nodes)), np.diff(self.sentence_ptr)[nodes])
+        left_stem, left_of = self._stems_of(left_rows)
+        left_key = left_node[left_of] * STEM_BUCKETS + left_stem
+        order = np.argsort(left_key, kind="stable")
+        left_key, left_row = left_key[order], left_rows[left_of[order]]
+        # Right: each second node's sentences, one copy (t) per pair, keyed (first node, stem).
+        right_rows = _ranges(self.sentence_ptr[b], n_b)
+        right_edge = np.repeat(np.arange(len(a)), n_b)
+        right_stem, right_t = self._stems_of(right_rows)
+        right_key = node_of_edge[right_edge[right_t]] * STEM_BUCKETS + right_stem
+        order = np.argsort(right_key)  # sorted needles walk left_key sequentially
+        right_key, right_t, right_stem = right_key[order], right_t[order], right_stem[order]
+        lo = np.searchsorted(left_key, right_key, "left")
+        matches = np.searchsorted(left_key, right_key, "right") - lo
+        if not matches.any():
+            return out
+        # Shared idf mass of each (t, my sentence) pair.
+        n_rows = len(self.mass)
+        key = np.repeat(right_t, matches) * n_rows + left_row[_ranges(lo, matches)]
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = _segment_starts(key)
+        inter = np.add.reduceat(np.repeat(self.stem_idf[right_stem], matches)[order], first)
+        pair_t, pair_s = key[first] // n_rows, key[first] % n_rows
+        union = self.mass[right_rows[pair_t]] + self.mass[pair_s] - inter
+        sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        # The best match of each of their sentences (pairs are in t order) ...
+        t_first = _segment_starts(pair_t)
+        best = [np.maximum.reduceat(sim, t_first)]
+        edges = [right_edge[pair_t[t_first]]]
+        # ... and of each of mine, within each pair.
+        key = right_edge[pair_t] * n_rows + pair_s
+        order = np.argsort(key, kind="stable")
+        first = _segment_starts(key[order])
+        best.append(np.maximum.reduceat(sim[order], first))
+        edges.append(key[order][first] // n_rows)
+        # The three best per pair.
+        edge, value = np.concatenate(edges), np.concatenate(best)
+        order = np.lexsort((-value, edge))
+        edge, value = edge[order], value[order]
+        first = _segment_starts(edge)
+        rank = np.arange(len(edge)) - np.repeat(first, np.diff(np.append(first, len(edge))))
+        total = np.bincount(edge[rank < 3], weights=value[rank < 3], minlength=len(a))
+        both = (n_a > 0) & (n_b > 0)
+        out[both] = total[both] / np.minimum(3, n_a + n_b)[both]
+        return out
+
+    def _stems_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stems of these sentence rows, and for each stem its index in ``rows``."""
+        counts = self.stem_ptr[rows + 1] - self.stem_ptr[rows]
+        return self.stems[_ranges(self.stem_ptr[rows], counts)], np.repeat(np.arange(len(rows)), counts)
+
+
+def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values begins."""
+    return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + c)`` for each start and count."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts)
+    return offsets + np.arange(total)
+
+
+def _column_cosine(p, a, b, cos, ts):
+    return cos
+
+
+def _column_entity_shared_idf(p, a, b, cos, ts):
+    return np.log1p(p.weighted_jaccard("entities", a, b)[1])
+
+
+def _column_term_wjaccard(p, a, b, cos, ts):
+    return p.weighted_jaccard("terms", a, b)[0]
+
+
+def _column_title_wjaccard(p, a, b, cos, ts):
+    return p.weighted_jaccard("title_terms", a, b)[0]
+
+
+def _column_sentence_align(p, a, b, cos, ts):
+    return p.alignment(a, b)
+
+
+def _column_number_jaccard(p, a, b, cos, ts):
+    _, shared = p.shared("numbers", a, b)
+    union = p.size["numbers"][a] + p.size["numbers"][b] - shared
+    return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+
+
+def _column_years_shared(p, a, b, cos, ts):
+    return (p.shared("years", a, b)[1] > 0).astype(np.float64)
+
+
+def _column_years_conflict(p, a, b, cos, ts):
+    none_shared = p.shared("years", a, b)[1] == 0
+    return ((p.size["years"][a] > 0) & (p.size["years"][b] > 0) & none_shared).astype(np.float64)
+
+
+def _column_both_dated(p, a, b, cos, ts):
+    return (~np.isnan(ts[a]) & ~np.isnan(ts[b])).astype(np.float64)
+
+
+def _column_log_days_apart(p, a, b, cos, ts):
+    return np.log1p(np.nan_to_num(np.abs(ts[a] - ts[b]) / 86400.0, nan=0.0))
+
+
+def _column_log_shorter_terms(p, a, b, cos, ts):
+    return np.log1p(np.minimum(p.size["terms"][a], p.size["terms"][b]).astype(np.float64))
+
+
+# Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.
+COLUMNS: dict[str, Callable[..., np.ndarray]] = {
+    "cosine": _column_cosine,
+    "entity_shared_idf": _column_entity_shared_idf,
+    "term_wjaccard": _column_term_wjaccard,
+    "sentence_align": _column_sentence_align,
+    "title_wjaccard": _column_title_wjaccard,
+    "number_jaccard": _column_number_jaccard,
+    "years_shared": _column_years_shared,
+    "years_conflict": _column_years_conflict,
+    "both_dated": _column_both_dated,
+    "log_days_apart": _column_log_days_apart,
+    "log_shorter_terms": _column_log_shorter_terms,
+}
+
+
+def feature_rows(profiles: _Profiles, a: np.ndarray, b: np.ndarray, cos: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """The feature matrix of pairs (a[i], b[i]) in ``FEATURES`` order (profile rows a, b)."""
+    missing = [f for f in FEATURES if f not in COLUMNS]
+    if missing:
+        raise RuntimeError(f"recluster has no vectorised form of pair feature(s) {missing}: add them to recluster.COLUMNS")
+    return np.column_stack([COLUMNS[f](profiles, a, b, cos, ts) for f in FEATURES]) if len(a) else np.zeros((0, len(FEATURES)))
+
+
+def _load_profiles(engine, rowids: np.ndarray) -> list[dict | None]:
+    """Stored profiles (JSON) of these rows; None for a row deleted since the snapshot.
+    Profiles never change for a row id (an update is a new row), so no transaction is needed."""
+    found: dict[int, dict] = {}
+    db = engine.store.reader()
+    ordered = np.sort(rowids).tolist()
+    for start in range(0, len(ordered), _SQL_CHUNK):
+        chunk = ordered[start:start + _SQL_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for rowid, text in db.execute(f"SELECT rowid, profile FROM articles WHERE rowid IN ({marks})", chunk):
+            found[rowid] = json.loads(text)
+    return [found.get(int(r)) for r in rowids]
+
+
+class _EdgeScorer:
+    """P(same story) of node pairs by the online scorer, with the profiles of ``nodes`` (every
+    node that can take part in a pair) loaded once."""
+
+    def __init__(self, engine, snap: _Snapshot, nodes: np.ndarray, config: ReclusterConfig) -> None:
+        with engine.lock:  # a consistent copy: ingest updates the counts under this lock
+            df, docs = dict(engine.stats.df), engine.stats.docs
+        self.profiles = _Profiles(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs)
+        self.local = np.full(len(snap.ts), -1, dtype=np.int64)
+        self.local[nodes] = np.arange(len(nodes))
+        self.ts = snap.ts[nodes]
+        self.scorer = engine.scorer
+        self.batch = config.edge_batch
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        scores = np.zeros(len(a))
+        for start in range(0, len(a), self.batch):
+            part = slice(start, start + self.batch)
+            rows = feature_rows(self.profiles, self.local[a[part]], self.local[b[part]], cos[part], self.ts)
+            scores[part] = self.scorer.score(rows)
+        return scores
+
+
+def _comparable(snap: _Snapshot, a: np.ndarray, b: np.ndarray, window: float, multilingual: bool) -> np.ndarray:
+    """Pairs the online pass may put in one story: within the time window (when both are
+    dated) and, unless the model is multilingual, of one language (when both are known)."""
+    dated = ~np.isnan(snap.ts[a]) & ~np.isnan(snap.ts[b])
+    keep = ~dated | (np.abs(np.where(dated, snap.ts[a] - snap.ts[b], 0.0)) <= window)
+    if not multilingual:
+        la, lb = snap.lang[a], snap.lang[b]
+        keep &= (la < 0) | (lb < 0) | (la == lb)
+    return keep
+
+
+def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.ndarray, score: np.ndarray,
+                         threshold: float, window: float, multilingual: bool, config: ReclusterConfig,
+                         scorer: _EdgeScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Score every pair inside each component of the strong edges (up to ``complete_limit``
+    articles) that the candidate search did not reach, so that average linkage there averages
+    over all pairs instead of counting a pair beyond the k nearest neighbours as 0: a story
+    larger than k is not cut into k-sized pieces. Pairs below ``min_cosine`` stay 0."""
+    n = len(snap.ts)
+    strong = score >= threshold
+    graph = sparse.coo_matrix((np.ones(int(strong.sum())), (a[strong], b[strong])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    sizes = np.bincount(component)
+    order = np.argsort(component, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    new_a, new_b = [], []
+    for c in np.flatnonzero((sizes >= 3) & (sizes <= config.complete_limit)).tolist():
+        nodes = order[starts[c]:starts[c + 1]]
+        i, j = np.triu_indices(len(nodes), 1)
+        new_a.append(np.minimum(nodes[i], nodes[j]))
+        new_b.append(np.maximum(nodes[i], nodes[j]))
+    if not new_a:
+        return a, b, score, 0
+    pa, pb = np.concatenate(new_a), np.concatenate(new_b)
+    known = np.sort(a * n + b)
+    key = pa * n + pb
+    fresh = known[np.minimum(np.searchsorted(known, key), len(known) - 1)] != key
+    pa, pb = pa[fresh], pb[fresh]
+    pcos = np.einsum("ij,ij->i", snap.vectors[pa], snap.vectors[pb]).astype(np.float64)
+    keep = (pcos >= config.min_cosine) & _comparable(snap, pa, pb, window, multilingual)
+    pa, pb, pcos = pa[keep], pb[keep], pcos[keep]
+    return np.concatenate([a, pa]), np.concatenate([b, pb]), np.concatenate([score, scorer(pa, pb, pcos)]), len(pa)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Average linkage over the candidate graph
+# --------------------------------------------------------------------------------------------
+def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
+    """Cluster labels of n nodes: repeatedly merge the two clusters with the highest average
+    pair score (pairs without an edge count 0) while it is at least ``threshold``.
+
+    A merge needs one pair at or above the threshold, so clusters never cross the connected
+    components of the strong edges: each component is clustered alone, and most are pairs.
+    Labels are numbered in node order of each cluster's first node."""
+    label = np.arange(n)
+    strong = score >= threshold
+    if not strong.any():
+        return label
+    graph = sparse.coo_matrix((np.ones(int(strong.sum())), (a[strong], b[strong])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    inside = component[a] == component[b]
+    sizes = np.bincount(component)
+    edges_of: dict[int, list[int]] = defaultdict(list)
+    for e in np.flatnonzero(inside & (sizes[component[a]] >= 2)).tolist():
+        edges_of[int(component[a[e]])].append(e)
+    for edges in edges_of.values():
+        e = np.asarray(edges)
+        for node, root in _link_component(a[e], b[e], score[e], threshold).items():
+            label[node] = root
+    return np.unique(label, return_inverse=True)[1]  # each label is its cluster's smallest node
+
+
+def _link_component(a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float) -> dict[int, int]:
+    """Average linkage inside one component; node -> its cluster's smallest node."""
+    size: dict[int, int] = {}
+    links: dict[int, dict[int, float]] = defaultdict(dict)
+    for x, y, s in zip(a.tolist(), b.tolist(), score.tolist()):
+        links[x][y] = links[x].get(y, 0.0) + s
+        links[y][x] = links[y].get(x, 0.0) + s
+        size[x] = size[y] = 1
+    members = {x: [x] for x in size}
+    heap = [(-s, min(x, y), max(x, y)) for x, y, s in zip(a.tolist(), b.tolist(), score.tolist()) if s >= threshold]
+    heapq.heapify(heap)
+    while heap:
+        value, x, y = heapq.heappop(heap)
+        if x not in members or y not in members:
+            continue
+        current = links[x].get(y, 0.0) / (size[x] * size[y])
+        if abs(current + value) > 1e-12:
+            continue  # stale: a newer entry for this pair is in the heap
+        keep, gone = (x, y) if len(members[x]) >= len(members[y]) else (y, x)
+        members[keep] += members.pop(gone)
+        size[keep] += size.pop(gone)
+        for other, s in links.pop(gone).items():
+            if other == keep:
+                continue
+            links[other].pop(gone)
+            links[other][keep] = links[other].get(keep, 0.0) + s
+            links[keep][other] = links[keep].get(other, 0.0) + s
+        links[keep].pop(gone, None)
+        for other, s in links[keep].items():
+            average = s / (size[keep] * size[other])
+            if average >= threshold:
+                heapq.heappush(heap, (-average, min(keep, other), max(keep, other)))
+    return {node: min(group) for group in members.values() for node in group}
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Stable ids
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """The new assignment of the computed rows, before naming of new stories (done under the
+    write lock, where the ids in use are final)."""
+
+    rows: np.ndarray              # snapshot rows that were clustered (not anchored)
+    label: np.ndarray             # [rows] new cluster label
+    kept: dict[int, str]          # label -> old id it keeps
+    renamed: dict[str, str]       # absorbed old id -> the id it went into
+    moved: np.ndarray             # [rows] bool: changed story (not only its name)
+    touched: set[int]             # labels whose membership changed
+    score: np.ndarray             # [rows] mean score with the rest of the cluster (NaN: keep)
+    merges: list[dict]
+    splits: list[tuple[str, dict[int, int]]]  # old id, label -> articles
+
+
+def _plan(snap: _Snapshot, node_label: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray) -> _Plan:
+    """Give every new cluster the id of the old story it continues.
+
+    An old story's heir is the new cluster holding most of its articles (ties: the cluster that
+    starts earlier). A cluster that is heir of one story keeps its id; of several (a merge), it
+    keeps the oldest and the others become aliases; of none, it is a new story. So a split keeps
+    the id on the larger part."""
+    rows = np.flatnonzero(snap.node_of_row >= 0)
+    label = node_label[snap.node_of_row[rows]]
+    old = snap.old[rows]
+    n_old = len(snap.old_ids)
+    pair, counts = np.unique(label * n_old + old, return_counts=True)
+    pair_label, pair_old = pair // n_old, pair % n_old
+    order = np.lexsort((pair_label, -counts, pair_old))  # per old story: most articles, then earliest
+    first = np.r_[True, pair_old[order][1:] != pair_old[order][:-1]]
+    heirs = dict(zip(pair_old[order][first].tolist(), pair_label[order][first].tolist()))
+    claims: dict[int, list[int]] = defaultdict(list)
+    for o, lab in heirs.items():
+        claims[lab].append(o)
+    share = dict(zip(zip(pair_label.tolist(), pair_old.tolist()), counts.tolist()))
+
+    kept: dict[int, str] = {}
+    renamed: dict[str, str] = {}
+    merges = []
+    for lab, olds in claims.items():
+        olds.sort(key=lambda o: (snap.created[snap.old_ids[o]], -share[(lab, o)], snap.old_ids[o]))
+        kept[lab] = snap.old_ids[olds[0]]
+        if len(olds) > 1:
+            absorbed = [snap.old_ids[o] for o in olds[1:]]
+            renamed.update((x, kept[lab]) for x in absorbed)
+            merges.append({"kept": kept[lab], "absorbed": absorbed})
+
+    heir_of_old = np.full(n_old, -1)
+    heir_of_old[list(heirs)] = list(heirs.values())
+    # An article moved when its new cluster is not its old story's heir.
+    moved = heir_of_old[old] != label
+    touched = set(label[moved].tolist()) | set(heir_of_old[old[moved]].tolist())
+    touched |= {lab for lab, olds in claims.items() if len(olds) > 1}
+    touched |= set(label[~np.isin(label, list(kept))].tolist())
+
+    parts_of: dict[int, dict[int, int]] = defaultdict(dict)
+    for lab, o in zip(pair_label.tolist(), pair_old.tolist()):
+        parts_of[o][lab] = share[(lab, o)]
+    splits = [(snap.old_ids[o], parts) for o, parts in parts_of.items() if len(parts) > 1]
+
+    row_score = np.full(len(rows), np.nan)
+    node_score = _mean_cluster_score(len(node_label), node_label, a, b, score)
+    is_node = snap.node_row[snap.node_of_row[rows]] == rows
+    in_touched = np.isin(label, list(touched))
+    row_score[is_node & in_touched] = node_score[snap.node_of_row[rows]][is_node & in_touched]
+    return _Plan(rows, label, kept, renamed, moved, touched, row_score, merges, splits)
+
+
+def _mean_cluster_score(n: int, label: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Each node's mean score with the other nodes of its cluster (missing pairs 0); NaN alone."""
+    same = label[a] == label[b]
+    total = np.bincount(a[same], weights=score[same], minlength=n) + np.bincount(b[same], weights=score[same], minlength=n)
+    others = np.bincount(label, minlength=label.max() + 1)[label] - 1
+    return np.divide(total, others, out=np.full(n, np.nan), where=others > 0)
+
+
+# --------------------------------------------------------------------------------------------
+# 6. The write
+# --------------------------------------------------------------------------------------------
+def _unused_id(db: sqlite3.Connection, article_id: str, taken: set[str]) -> str:
+    """The online naming (``s-`` + hash of the first article), avoiding live ids and aliases."""
+    base = "s-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+    candidate, n = base, 1
+    while (candidate in taken
+           or db.execute("SELECT 1 FROM clusters WHERE cluster_id=?", (candidate,)).fetchone()
+           or db.execute("SELECT 1 FROM cluster_aliases WHERE alias=?", (candidate,)).fetchone()):
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], None] | None) -> tuple[dict[int, str], dict]:
+    """Apply the plan in one transaction under the engine lock; returns the final id of each
+    label and what reconciliation did. A failure anywhere rolls everything back."""
+    store = engine.store
+    db = store.db
+    now = time.time()
+    with engine.lock:
+        store.begin()
+        try:
+            if store.get_meta(_GENERATION_KEY) != snap.generation:
+                raise RuntimeError("another re-clustering committed since this one's snapshot; run it again")
+            final = dict(plan.kept)
+            taken: set[str] = set()
+            first_row: dict[int, int] = {}
+            for i, lab in zip(plan.rows.tolist(), plan.label.tolist()):
+                first_row.setdefault(lab, i)
+            for lab in sorted(set(plan.label.tolist()) - set(final)):
+                final[lab] = _unused_id(db, snap.ids[first_row[lab]], taken)
+
+            created = {}
+            renamed_rows = 0
+            for absorbed, kept in plan.renamed.items():
+                renamed_rows += db.execute("UPDATE articles SET cluster_id=? WHERE cluster_id=?", (kept, absorbed)).rowcount
+                db.execute("UPDATE cluster_aliases SET cluster_id=? WHERE cluster_id=?", (kept, absorbed))
+                db.execute("INSERT INTO cluster_aliases(alias, cluster_id) VALUES(?, ?) "
+                           "ON CONFLICT(alias) DO UPDATE SET cluster_id=excluded.cluster_id", (absorbed, kept))
+                row = db.execute("SELECT created_at FROM clusters WHERE cluster_id=?", (absorbed,)).fetchone()
+                if row:
+                    created[kept] = min(created.get(kept, math.inf), row[0])
+                db.execute("DELETE FROM clusters WHERE cluster_id=?", (absorbed,))
+
+            moved_rows = plan.rows[plan.moved]
+            moved_ids = [final[lab] for lab in plan.label[plan.moved].tolist()]
+            db.executemany("UPDATE articles SET cluster_id=? WHERE rowid=?",
+                           zip(moved_ids, snap.rowid[moved_rows].tolist()))
+            followed = _follow_originals(db, [(snap.ids[i], c) for i, c in zip(moved_rows.tolist(), moved_ids)])
+
+            touched_ids = sorted({final[lab] for lab in plan.touched})
+            _fix_relations(db, snap, plan, final)
+            for cluster_id in touched_ids:
+                db.execute("INSERT INTO clusters(cluster_id, created_at, updated_at) "
+                           "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM articles WHERE cluster_id=?) "
+                           "ON CONFLICT(cluster_id) DO UPDATE SET updated_at=excluded.updated_at, "
+                           "created_at=MIN(created_at, ?)",
+                           (cluster_id, now, now, cluster_id, created.get(cluster_id, math.inf)))
+            emptied = 0  # a story left only by moves; one merged away was deleted above
+            for cluster_id in {snap.old_ids[o] for o in np.unique(snap.old[moved_rows]).tolist()}:
+                emptied += db.execute("DELETE FROM clusters WHERE cluster_id=? AND NOT EXISTS "
+                                      "(SELECT 1 FROM articles WHERE cluster_id=?)", (cluster_id, cluster_id)).rowcount
+            after = int(db.execute("SELECT COUNT(*) FROM articles WHERE rowid > ?", (snap.max_rowid,)).fetchone()[0])
+            store.set_meta(_GENERATION_KEY, str(int(snap.generation or 0) + 1))
+            if before_commit is not None:
+                before_commit()
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+    return final, {"renamed_rows": renamed_rows, "duplicates_followed": followed,
+                   "ingested_during_job": after, "emptied_clusters": emptied}
+
+
+def _follow_originals(db: sqlite3.Connection, moved: list[tuple[str, str]]) -> int:
+    """Duplicates outside the computed rows (out of scope, or ingested during the job) join the
+    new story of the article they copy, down copy chains."""
+    if not moved:
+        return 0
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS recluster_moved(id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL)")
+    db.execute("DELETE FROM recluster_moved")
+    db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", moved)
+    total = 0
+    marks = ",".join("?" * len(DUPLICATES))
+    while True:
+        changed = db.execute(
+            "UPDATE articles SET cluster_id=(SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
+            f"WHERE relation IN ({marks}) AND duplicate_of IN (SELECT id FROM recluster_moved) "
+            "AND cluster_id != (SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
+            "RETURNING id, cluster_id", DUPLICATES).fetchall()
+        if not changed:
+            break
+        total += len(changed)
+        db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", changed)
+    db.execute("DELETE FROM recluster_moved")
+    return total
+
+
+def _fix_relations(db: sqlite3.Connection, snap: _Snapshot, plan: _Plan, final: dict[int, str]) -> None:
+    """In each story whose membership changed, the earliest original is ``new_story`` and the
+    other originals ``same_story``, scored by their mean pair score with the rest of the story.
+    Duplicates keep their relation and score."""
+    touched = np.isin(plan.label, list(plan.touched))
+    is_node = snap.node_row[snap.node_of_row[plan.rows]] == plan.rows
+    pick = np.flatnonzero(touched & is_node)
+    if not len(pick):
+        return
+    ids = {final[lab] for lab in plan.label[pick].tolist()}
+    earliest: dict[str, int] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _SQL_CHUNK):
+        chunk = ordered[start:start + _SQL_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        earliest.update(db.execute(
+            f"SELECT cluster_id, MIN(rowid) FROM articles WHERE cluster_id IN ({marks}) "
+            f"AND relation NOT IN ('exact_duplicate','near_duplicate') GROUP BY cluster_id", chunk))
+    updates = []
+    for p in pick.tolist():
+        rowid = int(snap.rowid[plan.rows[p]])
+        cluster_id = final[int(plan.label[p])]
+        relation = "new_story" if earliest.get(cluster_id) == rowid else "same_story"
+        score = plan.score[p]
+        updates.append((relation, None if math.isnan(score) else float(score), rowid))
+    db.executemany("UPDATE articles SET relation=?, score=COALESCE(?, score) WHERE rowid=?", updates)
+
+
+# --------------------------------------------------------------------------------------------
+# The job
+# --------------------------------------------------------------------------------------------
+def run_recluster(engine, since: str | None = None, until: str | None = None,
+                  config: ReclusterConfig | None = None,
+                  before_commit: Callable[[], None] | None = None) -> ReclusterReport:
+    """Re-cluster the stored articles published (or, undated, ingested) in [since, until).
+
+    Out-of-scope articles keep their stories, except that a story merged away is renamed for
+    all its articles. ``before_commit`` runs inside the write transaction just before it
+    commits (tests use it to fail there)."""
+    config = config or ReclusterConfig()
+    since_ts, until_ts = parse_bound(since), parse_bound(until, end=True)
+    if not _JOB_LOCK.acquire(blocking=False):
+        raise RuntimeError("a re-clustering is already running in this process")
+    try:
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = now - clock
+            clock = now
+
+        settings = engine.settings
+        window = settings.time_window_days * 86400.0
+        snap = _take_snapshot(engine, since_ts, until_ts)
+        lap("snapshot")
+        a, b, cos, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
+        lap("candidates")
+        scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config)
+        score = scorer(a, b, cos)
+        a, b, score, graph["completion_pairs"] = _complete_components(
+            snap, a, b, cos, score, engine.threshold, window, settings.model_multilingual, config, scorer)
+        graph["strong_edges"] = int(np.count_nonzero(score >= engine.threshold))
+        lap("scoring")
+        node_label = average_linkage(len(snap.ts), a, b, score, engine.threshold)
+        lap("linkage")
+        plan = _plan(snap, node_label, a, b, score)
+        lap("plan")
+        final, reconciled = _write(engine, snap, plan, before_commit)
+        lap("write")
+        lines = _lines(engine, since_ts, until_ts, snap.max_rowid)
+        lap("lines")
+        report = _report(snap, plan, final, lines, graph, reconciled, since, until)
+        report.timings = timings
+        log.info("recluster: %s", report.summary()["counts"])
+        return report
+    finally:
+        _JOB_LOCK.release()
+
+
+def _lines(engine, since: float | None, until: float | None, max_rowid: int) -> list[dict]:
+    """The committed assignment of every article of the snapshot's scope."""
+    scope, args = _scope_sql(since, until)
+    rows = engine.store.reader().execute(
+        f"SELECT id, cluster_id, relation, duplicate_of, score FROM articles WHERE rowid <= ? AND {scope} ORDER BY rowid",
+        [max_rowid] + args)
+    return [{"id": r[0], "cluster_id": r[1], "relation": r[2], "duplicate_of": r[3],
+             "score": round(float(r[4] or 0.0), 4)} for r in rows]
+
+
+def _report(snap: _Snapshot, plan: _Plan, final: dict[int, str], lines: list[dict], graph: dict,
+            reconciled: dict, since: str | None, until: str | None) -> ReclusterReport:
+    new_labels = sorted(set(final) - set(plan.kept))
+    sources: dict[int, dict[str, int]] = defaultdict(dict)
+    for lab, o in zip(plan.label.tolist(), snap.old[plan.rows].tolist()):
+        name = snap.old_ids[o]
+        sources[lab][name] = sources[lab].get(name, 0) + 1
+    new_stories = [{"cluster_id": final[lab], "size": sum(sources[lab].values()), "from": sources[lab]}
+                   for lab in new_labels]
+    splits = [{"cluster_id": old_id, "parts": {final[lab]: n for lab, n in sorted(parts.items())}}
+              for old_id, parts in plan.splits]
+    moved = [{"id": snap.ids[i], "from": snap.old_ids[snap.old[i]], "to": final[lab]}
+             for i, lab in zip(plan.rows[plan.moved].tolist(), plan.label[plan.moved].tolist())]
+    scope = {"since": since, "until": until, "snapshot_rowid": snap.max_rowid,
+             "articles": len(snap.rowid), "clustered": len(plan.rows),
+             "anchored_duplicates": int(np.count_nonzero(snap.node_of_row < 0))}
+    before = {article_id: snap.old_ids[o] for article_id, o in zip(snap.ids, snap.old.tolist())}
+    after = {line["id"]: line["cluster_id"] for line in lines}
+    aliases = {absorbed: m["kept"] for m in plan.merges for absorbed in m["absorbed"]}
+    return ReclusterReport(lines, plan.merges, splits, new_stories, moved, scope, graph, reconciled,
+                           id_stability(before, after, aliases))

@@ -1,0 +1,313 @@
+"""The nightly re-clustering job on real articles: quality against the online pass, stable ids,
+merge aliases, crash safety (an exception and a SIGKILL inside the write transaction), articles
+ingested while it runs, and the admin endpoints. One online pass (the first 200 ECB+ dev
+articles: nine topics of two look-alike events each) is copied for every test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import load_dataset
+from fastapi.testclient import TestClient
+
+from storyclust import recluster
+from storyclust.article import parse_article
+from storyclust.config import Settings
+from storyclust.engine import Engine
+from storyclust.evaluation import score
+from storyclust.features import FEATURES, pair_features, sentence_alignment
+from storyclust.profile import Profile
+from storyclust.recluster import ReclusterConfig, average_linkage, feature_rows, id_stability, run_recluster
+from storyclust.term_stats import TermStats
+
+ROWS = load_dataset("ecbplus-dev", limit=200)
+GOLD = {r["id"]: r["event_id"] for r in ROWS}
+
+
+@pytest.fixture(scope="module")
+def online_dir(tmp_path_factory, encoder) -> Path:
+    """A data directory after the online pass, in file order; tests work on copies."""
+    data = tmp_path_factory.mktemp("online") / "data"
+    engine = Engine(Settings(data_dir=data), encoder=encoder)
+    for start in range(0, len(ROWS), 64):
+        engine.ingest([parse_article(r) for r in ROWS[start:start + 64]])
+    engine.save_indexes()
+    engine.store.close()
+    return data
+
+
+@pytest.fixture
+def engine(online_dir, tmp_path, encoder):
+    data = tmp_path / "data"
+    shutil.copytree(online_dir, data)
+    engine = Engine(Settings(data_dir=data), encoder=encoder)
+    yield engine
+    engine.store.close()
+
+
+def state(engine: Engine) -> tuple:
+    """Everything the job may change."""
+    db = engine.store.reader()
+    return (engine.store.assignments(),
+            db.execute("SELECT cluster_id, created_at, updated_at FROM clusters ORDER BY cluster_id").fetchall(),
+            db.execute("SELECT alias, cluster_id FROM cluster_aliases ORDER BY alias").fetchall())
+
+
+def clusters(engine: Engine) -> dict[str, str]:
+    return {row[0]: row[1] for row in engine.store.assignments()}
+
+
+def b3(assignment: dict[str, str]) -> float:
+    ids = [i for i in assignment if i in GOLD]
+    return score([GOLD[i] for i in ids], [assignment[i] for i in ids])["b3_f1"]
+
+
+def test_improves_or_keeps_quality_and_keeps_ids(engine):
+    before = clusters(engine)
+    report = run_recluster(engine)
+    after = {line["id"]: line["cluster_id"] for line in report.lines}
+    assert after == clusters(engine) and len(report.lines) == len(ROWS)
+    assert b3(after) >= b3(before)
+    stability = id_stability(before, after, report.aliases())
+    assert stability == report.stability
+    assert stability["kept_share"] == 1.0  # every story holding most of an old one: that id leads to it
+    assert stability["majority_kept_share"] >= 0.8  # the rest: the smaller parts of splits
+    for line in report.lines:
+        assert set(line) == {"id", "cluster_id", "relation", "duplicate_of", "score"}
+    # The clusters table lists exactly the live stories.
+    live = {c for c, _, _ in state(engine)[1]}
+    assert live == set(after.values())
+    counts = report.summary()["counts"]
+    assert counts["articles"] == len(ROWS) and counts["stories"] == len(set(after.values()))
+    assert counts["moved_articles"] == len(report.moved_articles)
+    json.dumps(report.summary())
+
+
+def test_second_run_changes_nothing(engine):
+    run_recluster(engine)
+    first = state(engine)
+    report = run_recluster(engine)
+    assert state(engine)[:2] == first[:2] and report.summary()["counts"]["moved_articles"] == 0
+
+
+def test_merge_keeps_the_older_id_and_the_alias_resolves(engine):
+    """Split a re-clustered story by hand, as an online pass would have left it: the job joins
+    the parts again under the older id, and the younger id resolves to it."""
+    run_recluster(engine)
+    db = engine.store.db
+    story = db.execute("SELECT cluster_id FROM articles WHERE relation NOT IN ('exact_duplicate','near_duplicate') "
+                       "GROUP BY cluster_id HAVING COUNT(*) >= 4 ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+    members = [r[0] for r in db.execute("SELECT rowid FROM articles WHERE cluster_id=? ORDER BY rowid", (story,))]
+    later = members[len(members) // 2:]
+    db.execute("INSERT INTO clusters(cluster_id, created_at, updated_at) VALUES('s-fragment', ?, ?)",
+               (time.time() + 10, time.time() + 10))
+    db.executemany("UPDATE articles SET cluster_id='s-fragment' WHERE rowid=?", [(r,) for r in later])
+
+    report = run_recluster(engine)
+    assert {"kept": story, "absorbed": ["s-fragment"]} in report.merges
+    assert engine.store.resolve_cluster("s-fragment") == story
+    assert not engine.store.cluster_exists("s-fragment")
+    assert all(c == story for c in (clusters(engine)[i] for i in
+               [r[0] for r in db.execute(f"SELECT id FROM articles WHERE rowid IN ({','.join(map(str, members))})")]))
+
+
+def test_exception_before_commit_leaves_the_previous_clustering(engine):
+    before = state(engine)
+
+    def crash() -> None:
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        run_recluster(engine, before_commit=crash)
+    assert state(engine) == before
+    report = run_recluster(engine)  # a rerun succeeds
+    assert clusters(engine) == {line["id"]: line["cluster_id"] for line in report.lines}
+
+
+KILLED_JOB = """
+import os, signal, sys
+from pathlib import Path
+from storyclust.config import Settings
+from storyclust.engine import Engine
+from storyclust.recluster import run_recluster
+
+class NoModel:  # the job never embeds; the store only checks the model's name and size
+    name, dim = sys.argv[2], int(sys.argv[3])
+    def encode(self, texts):
+        raise AssertionError("the job must not embed")
+
+engine = Engine(Settings(data_dir=Path(sys.argv[1])), encoder=NoModel())
+run_recluster(engine, before_commit=lambda: os.kill(os.getpid(), signal.SIGKILL))
+"""
+
+
+def test_sigkill_inside_the_write_leaves_the_previous_clustering(engine, encoder):
+    before = state(engine)
+    child = subprocess.run([sys.executable, "-c", KILLED_JOB, str(engine.settings.data_dir), encoder.name,
+                            str(encoder.dim)], capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    # A fresh connection sees the last committed state: the online pass.
+    fresh = Engine(engine.settings, encoder=encoder)
+    try:
+        assert state(fresh) == before
+        report = run_recluster(fresh)
+        assert report.summary()["counts"]["moved_articles"] > 0
+    finally:
+        fresh.store.close()
+
+
+def test_articles_ingested_during_the_job_keep_their_decision_and_follow_renames(engine, monkeypatch):
+    """Ingest while the job computes (after its snapshot): a same-story report and a copy of an
+    article of a story about to be merged away, and an unrelated article."""
+    run_recluster(engine)
+    db = engine.store.db
+    story = db.execute("SELECT cluster_id FROM articles GROUP BY cluster_id HAVING COUNT(*) >= 4 "
+                       "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+    members = db.execute("SELECT id, relation FROM articles WHERE cluster_id=? ORDER BY rowid", (story,)).fetchall()
+    later = members[len(members) // 2:]
+    db.execute("INSERT INTO clusters(cluster_id, created_at, updated_at) VALUES('s-fragment', ?, ?)",
+               (time.time() + 10, time.time() + 10))
+    db.executemany("UPDATE articles SET cluster_id='s-fragment' WHERE id=?", [(i,) for i, _ in later])
+    original = next(i for i, relation in later if relation in ("new_story", "same_story"))
+    copy = dict(next(r for r in ROWS if r["id"] == original), id="copy-during-job", title="(wire)")
+    unrelated = {"id": "unrelated-during-job", "text": "The city council approved a new budget for the "
+                 "municipal library on Tuesday, adding reading rooms and longer opening hours."}
+    decisions = {}
+
+    class IngestFirst(recluster._EdgeScorer):  # runs after the snapshot, before the write
+        def __init__(self, *args, **kwargs):
+            for d in engine.ingest([parse_article(copy), parse_article(unrelated)]):
+                decisions[d.id] = d
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(recluster, "_EdgeScorer", IngestFirst)
+    report = run_recluster(engine)
+    after = clusters(engine)
+    assert decisions["copy-during-job"].relation in ("exact_duplicate", "near_duplicate")
+    assert decisions["copy-during-job"].cluster_id == "s-fragment"
+    assert after["copy-during-job"] == after[decisions["copy-during-job"].duplicate_of] == story
+    assert after["unrelated-during-job"] == decisions["unrelated-during-job"].cluster_id
+    assert "copy-during-job" not in {line["id"] for line in report.lines}  # not in the snapshot
+    assert report.reconciled["ingested_during_job"] == 2
+
+
+def test_scope_leaves_other_articles_alone(engine):
+    dated = engine.store.reader().execute(
+        "SELECT id, cluster_id FROM articles WHERE published_ts IS NOT NULL AND published_ts < ?",
+        (recluster.parse_bound("2014-01-01"),)).fetchall()
+    assert dated
+    report = run_recluster(engine, since="2014-01-01")
+    scope = {line["id"] for line in report.lines}
+    assert not scope & {i for i, _ in dated}
+    renamed = {m_absorbed: m["kept"] for m in report.merges for m_absorbed in m["absorbed"]}
+    after = clusters(engine)
+    for article_id, cluster_id in dated:
+        assert after[article_id] == renamed.get(cluster_id, cluster_id)
+    with pytest.raises(ValueError, match="ISO 8601"):
+        run_recluster(engine, since="last tuesday")
+
+
+def test_vectorised_features_equal_the_online_ones(engine):
+    db = engine.store.reader()
+    rows = db.execute("SELECT profile, published_ts, embedding FROM articles ORDER BY rowid").fetchall()
+    stats = TermStats(*engine.store.term_df())
+    records = [json.loads(r[0]) for r in rows]
+    profiles = [Profile.from_json(r) for r in records]
+    ts = np.array([np.nan if r[1] is None else r[1] for r in rows])
+    vectors = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, len(rows), 300), rng.integers(0, len(rows), 300)
+    cos = np.einsum("ij,ij->i", vectors[a], vectors[b]).astype(np.float64)
+    bulk = feature_rows(recluster._Profiles(records, dict(stats.df), stats.docs), a, b, cos, ts)
+    expected = []
+    for i, j, c in zip(a.tolist(), b.tolist(), cos.tolist()):
+        when = [None if np.isnan(ts[x]) else float(ts[x]) for x in (i, j)]
+        aligned = float(sentence_alignment(profiles[i], [profiles[j]], stats)[0])
+        expected.append(pair_features(profiles[i], when[0], c, profiles[j], when[1], stats, aligned))
+    np.testing.assert_allclose(bulk, np.array(expected), rtol=1e-9, atol=1e-12, err_msg=str(FEATURES))
+
+
+def test_average_linkage_does_not_chain():
+    """a-b and b-c are strong, a-c is not an edge: a chain that single linkage would join."""
+    a, b, s = np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8])
+    labels = average_linkage(3, a, b, s, threshold=0.5)
+    assert labels[0] == labels[1] != labels[2]
+    assert len(set(average_linkage(3, np.array([0, 1, 0]), np.array([1, 2, 2]), np.array([0.9, 0.8, 0.6]), 0.5))) == 1
+
+
+def test_admin_endpoints_run_a_job_in_the_background(online_dir, tmp_path, encoder):
+    from storyclust.api.app import create_app
+
+    data = tmp_path / "data"
+    shutil.copytree(online_dir, data)
+    settings = Settings(data_dir=data, api_key="secret", read_api_key=None)
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        assert client.post("/admin/recluster").status_code == 401
+        key = {"X-API-Key": "secret"}
+        bad = client.post("/admin/recluster", json={"since": "yesterday"}, headers=key)
+        assert bad.status_code == 422 and "since" in bad.json()["detail"]
+        started = client.post("/admin/recluster", json={}, headers=key)
+        assert started.status_code == 202 and started.json()["state"] in ("queued", "running", "done")
+        location = started.headers["Location"]
+        deadline = time.time() + 120
+        while (job := client.get(location, headers=key).json())["state"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.2)
+        assert job["state"] == "done", job
+        assert job["summary"]["counts"]["articles"] == len(ROWS) and job["seconds"] > 0
+        for merge in job["summary"]["merges"]:
+            for alias in merge["absorbed"]:
+                story = client.get(f"/clusters/{alias}")
+                assert story.status_code == 200 and story.json()["cluster_id"] == merge["kept"]
+        assert client.get("/admin/recluster/nope", headers=key).status_code == 404
+        assert [j["job_id"] for j in client.get("/admin/recluster", headers=key).json()] == [job["job_id"]]
+
+
+def test_ivf_search_finds_the_exact_neighbours():
+    """Large stores search a temporary IVF index with time-range selectors instead of exact
+    blocks: on clustered vectors it finds nearly every exact in-window neighbour pair."""
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((600, 64))
+    x = centres[rng.integers(0, 600, 12_000)] + 0.5 * rng.standard_normal((12_000, 64))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    ts = np.sort(rng.uniform(0, 60 * 86400.0, len(x)))
+    ts[-1000:] = np.nan  # undated: searched against everything
+    found = {}
+    for budget in (np.inf, 0):
+        src, dst, cos, method = recluster._neighbour_pairs(x, ts, 11_000, 7 * 86400.0,
+                                                           ReclusterConfig(neighbours=10, exact_budget=budget))
+        found[method] = set(zip(src.tolist(), dst.tolist()))
+        dated = (src < 11_000) & (dst < 11_000)
+        assert np.all(np.abs(ts[src[dated]] - ts[dst[dated]]) <= 7 * 86400.0)
+    assert len(found["ivf"] & found["exact"]) >= 0.9 * len(found["exact"])
+
+
+def test_concurrent_job_is_refused(engine):
+    with recluster._JOB_LOCK:
+        with pytest.raises(RuntimeError, match="already running"):
+            run_recluster(engine)
+
+
+def test_job_refuses_a_stale_snapshot(engine, monkeypatch):
+    """Another process committed a re-clustering since the snapshot: write nothing."""
+    before = state(engine)
+    take = recluster._take_snapshot
+
+    def snapshot_then_other_job(*args):
+        snap = take(*args)
+        engine.store.set_meta("recluster_generation", "41")
+        return snap
+
+    monkeypatch.setattr(recluster, "_take_snapshot", snapshot_then_other_job)
+    with pytest.raises(RuntimeError, match="run it again"):
+        run_recluster(engine)
+    assert state(engine) == before
+
