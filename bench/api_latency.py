@@ -1,0 +1,166 @@
+"""POST /articles latency through a real server, with 10,000 stored articles, beside the model's
+own time for one article. Target: p50 <= model p50 + 15 ms.
+
+    .venv/bin/python bench/api_latency.py [--stored 10000] [--posts 200] [--data-dir DIR]
+
+The store is filled in-process (engine.ingest in batches) with allsides-train (short leads, cheap
+to embed) and wire copies of them up to --stored; the posted articles are full-length articles of
+the other dev sets in ../shared/data, so each is decided against the whole store. One client posts
+them one at a time to `storyclust serve` on loopback (keep-alive); the model's time is
+encoder.encode of the same text the engine embeds, taken in this process just before each POST.
+A --data-dir that already holds the store is reused (filling takes minutes on 2 cores); the
+posted articles are deleted again at the end, so a rerun sees the same store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from storyclust.article import ArticleError, parse_article
+from storyclust.config import PROJECT_ROOT, Settings
+from storyclust.embedding import Encoder
+from storyclust.engine import Engine, embed_text
+
+DATA = Path(os.environ.get("STORYCLUST_SHARED", PROJECT_ROOT.parent / "shared")) / "data"
+FILL_SET = "allsides-train"
+POSTED_SETS = ("newswcl50", "ecbplus-dev", "clustmcms-dev", "wikiref220", "semeval2022-pairs-sample")
+WARMUP = 10
+
+
+def load_set(name: str) -> list[dict]:
+    """The valid articles of a dev set, ids prefixed by the set (ids repeat across sets)."""
+    rows = []
+    with open(DATA / name / "articles.jsonl", encoding="utf-8") as handle:
+        for line in filter(str.strip, handle):
+            row = json.loads(line)
+            row["id"] = f"{name}/{row['id']}"
+            try:
+                parse_article(row)
+            except ArticleError:  # a few dev rows have no text
+                continue
+            rows.append(row)
+    return rows
+
+
+def stock(count: int) -> list[dict]:
+    """``count`` articles to store: the fill set, then wire copies of it (new dateline and id)."""
+    originals = load_set(FILL_SET)
+    copies = [{**row, "id": f"{row['id']}~wire", "source": "Wire", "text": f"WASHINGTON (Wire) - {row['text']}"}
+              for row in originals]
+    articles = originals + copies
+    if len(articles) < count:
+        raise SystemExit(f"only {len(articles)} articles to store from {DATA / FILL_SET}")
+    return articles[:count]
+
+
+def fill(engine: Engine, articles: list[dict], batch: int = 256) -> None:
+    start = time.perf_counter()
+    for i in range(0, len(articles), batch):
+        engine.ingest([parse_article(a) for a in articles[i:i + batch]])
+        print(f"\rfilling: {min(i + batch, len(articles))}/{len(articles)} "
+              f"({time.perf_counter() - start:.0f} s)", end="", file=sys.stderr)
+    print(file=sys.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(client: httpx.Client, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the server did not become ready")
+        time.sleep(0.5)
+
+
+def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[dict],
+            posted: list[dict]) -> tuple[list[float], list[float], Counter]:
+    """(POST seconds, model seconds, relations) per posted article. The model's time for each
+    article is taken just before its POST, so both see the same load on a shared machine."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "storyclust.cli", "serve", "--port", str(port),
+                               "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            wait_ready(client, server)
+            for article in warmup:
+                client.post("/articles", json=article).raise_for_status()
+            post, model, relations = [], [], Counter()
+            for article in posted:
+                text = embed_text(parse_article(article), max_seq_length)
+                start = time.perf_counter()
+                encoder.encode([text])
+                model.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                response = client.post("/articles", json=article)
+                post.append(time.perf_counter() - start)
+                response.raise_for_status()
+                relations[response.json()["relation"]] += 1
+            for article in warmup + posted:  # back to the filled store, for the next run
+                client.delete(f"/articles/{article['id']}").raise_for_status()
+            return post, model, relations
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stored", type=int, default=10_000)
+    parser.add_argument("--posts", type=int, default=200)
+    parser.add_argument("--data-dir", type=Path)
+    args = parser.parse_args()
+
+    pool = [row for name in POSTED_SETS for row in load_set(name)]
+    random.Random(0).shuffle(pool)
+    posted, warmup = pool[:args.posts], pool[args.posts:args.posts + WARMUP]
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="storyclust-bench-"))
+
+    engine = Engine(Settings(data_dir=data_dir))
+    for article in warmup + posted:  # left over by an interrupted run
+        engine.delete(article["id"])
+    if engine.store.count() < args.stored:
+        fill(engine, stock(args.stored)[engine.store.count():])
+    stored, encoder, max_seq_length = engine.store.count(), engine.encoder, engine.settings.max_seq_length
+    engine.save_indexes()
+    engine.store.close()
+    del engine  # the server is the single writer from here on
+
+    post, model, relations = timings(data_dir, encoder, max_seq_length, warmup, posted)
+    ms = lambda values, q=50: 1000 * float(np.percentile(values, q))  # noqa: E731
+    print(f"\nPOST /articles, one client, sequential, {stored} stored articles, {len(posted)} posts "
+          f"(relations: {dict(relations)})")
+    print(f"{'':34}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    beyond = [p - m for p, m in zip(post, model)]
+    for name, values in (("POST /articles (HTTP)", post), ("model: encode one text", model),
+                         ("POST minus model, per article", beyond)):
+        print(f"{name:34}{ms(values):9.1f}{ms(values, 90):9.1f}{ms(values, 99):9.1f}"
+              f"{1000 * statistics.fmean(values):9.1f}")
+    overhead = ms(post) - ms(model)
+    print(f"p50 beyond the model: {overhead:.1f} ms (target <= 15 ms: {'met' if overhead <= 15 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()

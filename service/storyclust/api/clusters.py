@@ -1,0 +1,88 @@
+"""/clusters: one story with its members, and recent stories, paged."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from ..article import parse_published
+from ..engine import Engine
+from ..store import StoredArticle
+from .deps import get_engine, require_read_key
+from .schemas import Member, Problem, Story, StoryListItem, StoryPage, StorySummary, utc
+
+router = APIRouter(prefix="/clusters", tags=["clusters"], dependencies=[Depends(require_read_key)])
+COPIES = frozenset({"exact_duplicate", "near_duplicate"})
+
+
+def representative(members: Sequence[StoredArticle]) -> StoredArticle:
+    """The earliest-ingested member that is not a copy (copies may be truncated or carry agency
+    boilerplate), else the first member. ``members`` are in ingest order."""
+    return next((m for m in members if m.relation not in COPIES), members[0])
+
+
+def summary(cluster_id: str, members: Sequence[StoredArticle]) -> dict:
+    dated = [m.published_ts for m in members if m.published_ts is not None]
+    return {
+        "cluster_id": cluster_id, "size": len(members),
+        "representative": Member.of(representative(members)),
+        "sources": sorted({m.source for m in members if m.source}),
+        "first_published": utc(min(dated)) if dated else None,
+        "last_published": utc(max(dated)) if dated else None,
+    }
+
+
+def encode_cursor(updated_at: float, cluster_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([updated_at, cluster_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        updated_at, cluster_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return float(updated_at), str(cluster_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise HTTPException(422, "cursor: not a cursor returned by GET /clusters") from None
+
+
+@router.get("", response_model=StoryPage, responses={422: {"model": Problem}})
+def list_clusters(
+    engine: Annotated[Engine, Depends(get_engine)],
+    since: Annotated[str | None, Query(description="ISO 8601 date or datetime: only stories "
+                                       "updated at or after it.", examples=["2025-04-11"])] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Stories per page.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> StoryPage:
+    """Recent stories, most recently updated first, a page at a time."""
+    try:
+        since_ts = parse_published(since).timestamp() if since else None
+    except ValueError as error:
+        raise HTTPException(422, f"since: {error}") from None
+    before = decode_cursor(cursor) if cursor else None
+    rows = engine.store.recent_clusters(since_ts, limit + 1, before=before)
+    page = []
+    for cluster_id, updated_at in rows[:limit]:
+        members = engine.store.cluster_members(cluster_id)
+        if members:  # emptied by a delete since the listing
+            page.append(StoryListItem(**summary(cluster_id, members), updated_at=utc(updated_at)))
+    if len(rows) <= limit:
+        return StoryPage(clusters=page, next_cursor=None)
+    last_id, last_updated = rows[limit - 1]
+    return StoryPage(clusters=page, next_cursor=encode_cursor(last_updated, last_id))
+
+
+@router.get("/{cluster_id}", response_model=Story,
+            responses={404: {"model": Problem, "description": "No story with this id."}})
+def get_cluster(cluster_id: str, engine: Annotated[Engine, Depends(get_engine)]) -> Story:
+    """A story: its members with their relations, its representative article, size, distinct
+    sources, first and last published time. An id merged away by re-clustering answers with the
+    story it was merged into."""
+    live = engine.store.resolve_cluster(cluster_id)
+    members = engine.store.cluster_members(live) if live else []
+    if not members:
+        raise HTTPException(404, f"cluster_id: no story {cluster_id!r}")
+    return Story(**summary(live, members), members=[Member.of(m) for m in members])

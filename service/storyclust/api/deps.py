@@ -1,0 +1,71 @@
+"""What the routers share: the app's single Engine, its settings and metrics, the API-key checks,
+and the request limits that the body's schema cannot know (they are settings)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from ..article import Article
+from ..config import Settings
+from ..engine import Engine
+from ..metrics import Metrics
+
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="Needed for writes when STORYCLUST_API_KEY is set, and "
+                              "for reads when STORYCLUST_READ_API_KEY is set.")
+ApiKey = Annotated[str | None, Security(API_KEY_HEADER)]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def authorise(settings: Settings, given: str | None, write: bool) -> None:
+    """Raise 401 unless ``given`` opens this kind of endpoint; an unset (or empty) key opens it."""
+    keys = [settings.api_key] if write else [settings.read_api_key, settings.api_key]
+    if not keys[0]:
+        return
+    if not given:
+        raise HTTPException(401, "X-API-Key: header missing", headers={"WWW-Authenticate": "APIKey"})
+    if not any(k and secrets.compare_digest(given.encode(), k.encode()) for k in keys):
+        raise HTTPException(401, "X-API-Key: not a valid key for this endpoint",
+                            headers={"WWW-Authenticate": "APIKey"})
+
+
+def require_write_key(request: Request, key: ApiKey) -> None:
+    """Writes and admin: open unless settings.api_key is set."""
+    authorise(get_settings(request), key, write=True)
+
+
+def require_read_key(request: Request, key: ApiKey) -> None:
+    """Reads: open unless settings.read_api_key is set; then it or api_key opens them."""
+    authorise(get_settings(request), key, write=False)
+
+
+def check_limits(articles: Sequence[Article], settings: Settings, field: str | None) -> None:
+    """413 for a batch or an article text over its limit, naming it; before anything is stored.
+
+    ``field`` is the list the articles came in (``articles``), or None for a single article.
+    """
+    if len(articles) > settings.max_batch:
+        raise HTTPException(413, f"{field}: {len(articles)} articles, more than the limit of "
+                                 f"{settings.max_batch} per request")
+    for i, article in enumerate(articles):
+        size = len(article.text.encode("utf-8"))
+        if size > settings.max_article_bytes:
+            where = f"{field}[{i}].text" if field else "text"
+            raise HTTPException(413, f"{where}: {size} bytes, more than the limit of "
+                                     f"{settings.max_article_bytes} bytes per article")
