@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import sparse
 
-from .profile import STEM_BUCKETS, Profile
+from .profile import Profile
 from .term_stats import TermStats
 
 FEATURES = (
@@ -44,13 +44,14 @@ def _weighted_jaccard(a: frozenset[str], b: frozenset[str], stats: TermStats) ->
     return (shared_sum / union_sum if union_sum > 0 else 0.0), shared_sum
 
 
-def _sentence_matrix(profiles: list[Profile]) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Binary (sentences x stem buckets) matrix of several articles, and each row's owner."""
+def _sentence_matrix(profiles: list[Profile], columns: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Binary (sentences x ``columns``) matrix of several articles, and each row's owner."""
     rows = [s for p in profiles for s in p.sentences]
     owner = np.repeat(np.arange(len(profiles)), [len(p.sentences) for p in profiles])
     indptr = np.cumsum([0] + [len(r) for r in rows])
-    indices = np.fromiter((b for r in rows for b in r), dtype=np.int64, count=int(indptr[-1]))
-    matrix = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), STEM_BUCKETS))
+    buckets = np.fromiter((b for r in rows for b in r), dtype=np.int64, count=int(indptr[-1]))
+    matrix = sparse.csr_matrix((np.ones(len(buckets)), np.searchsorted(columns, buckets), indptr),
+                               shape=(len(rows), len(columns)))
     return matrix, owner
 
 
@@ -59,22 +60,20 @@ def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats
     pairs (a sentence of either article with its best match in the other): two reports of one
     meeting paraphrase the same quotes, two meetings of the same people do not.
 
-    One sparse product covers all candidates, so the cost is one matrix multiply per article.
+    One sparse product over the stems that occur covers all candidates at once.
     """
     out = np.zeros(len(others))
-    if not profile.sentences or not others:
+    if not profile.sentences or not any(o.sentences for o in others):
         return out
-    mine, _ = _sentence_matrix([profile])
-    theirs, owner = _sentence_matrix(others)
-    if theirs.shape[0] == 0:
-        return out
-    buckets = np.union1d(mine.indices, theirs.indices)
-    weights = np.zeros(STEM_BUCKETS)
-    weights[buckets] = [stats.idf(f"~{b}") for b in buckets.tolist()]
+    columns = np.unique(np.fromiter((b for p in (profile, *others) for s in p.sentences for b in s),
+                                    dtype=np.int64))
+    weights = np.array([stats.idf(f"~{b}") for b in columns.tolist()])
+    mine, _ = _sentence_matrix([profile], columns)
+    theirs, owner = _sentence_matrix(others, columns)
     weighted = mine.multiply(weights).tocsr()
     inter = (weighted @ theirs.T).toarray()
     mass_mine = np.asarray(weighted.sum(axis=1)).ravel()
-    mass_theirs = np.asarray(theirs.multiply(weights).sum(axis=1)).ravel()
+    mass_theirs = theirs @ weights
     union = mass_mine[:, None] + mass_theirs[None, :] - inter
     sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     for k in range(len(others)):
