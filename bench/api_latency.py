@@ -126,6 +126,10 @@ def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[
         server.wait(60)
 
 
+def ms(seconds: list[float], percentile: float = 50) -> float:
+    return 1000 * float(np.percentile(seconds, percentile))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stored", type=int, default=10_000)
@@ -149,7 +153,6 @@ def main() -> None:
     del engine  # the server is the single writer from here on
 
     post, model, relations = timings(data_dir, encoder, max_seq_length, warmup, posted)
-    ms = lambda values, q=50: 1000 * float(np.percentile(values, q))  # noqa: E731
     print(f"\nPOST /articles, one client, sequential, {stored} stored articles, {len(posted)} posts "
           f"(relations: {dict(relations)})")
     print(f"{'':34}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}")

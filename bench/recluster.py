@@ -13,7 +13,7 @@ a topic structure in embedding space (members of one event cos ~0.75, of two eve
 ~0.45, unrelated ~0), each member's profile is a random 75% of the profile of a real dev article
 (../shared/data, read at run time) plus an event-specific name, signatures share 20% of slots
 within an event and ~90% with a planted copy (12% of articles are exact or near duplicates).
-Articles arrive at ``--rate`` per day, so a larger store spans more days at the same density.
+One event in 500 is a big story (100-300 reports). Articles arrive at ``--rate`` per day, so a larger store spans more days at the same density.
 The "online" assignment to repair is the planted events with planted errors: 6% of larger
 events split, 3% merged with an earlier event of their topic, 4% of articles left alone.
 """
@@ -42,7 +42,7 @@ from storyclust.config import PROJECT_ROOT, Settings  # noqa: E402
 
 SHARED = Path(os.environ.get("STORYCLUST_SHARED", PROJECT_ROOT.parent / "shared"))
 DIM = 384
-GENERATOR_VERSION = "3"  # bump when the generated data changes, so stale stores are rebuilt
+GENERATOR_VERSION = "4"  # bump when the generated data changes, so stale stores are rebuilt
 KEEP = 0.75              # share of a base profile's items each member keeps
 DUPLICATE_SHARE = 0.12
 
@@ -69,11 +69,15 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def event_sizes(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Originals per event: 40% singletons, a long tail (mean ~3.5, at most 60)."""
+    """Originals per event: 40% singletons, a long tail (mean ~4.5, at most 60), and one
+    event in 500 a big story of 100 to 300 reports."""
     sizes = []
     total = 0
     while total < n:
-        s = 1 if rng.random() < 0.4 else int(min(60, 2 + rng.geometric(0.22)))
+        if rng.random() < 0.002:
+            s = int(rng.integers(100, 301))
+        else:
+            s = 1 if rng.random() < 0.4 else int(min(60, 2 + rng.geometric(0.22)))
         sizes.append(s)
         total += s
     sizes[-1] -= total - n

@@ -245,3 +245,18 @@ def test_model_reads_the_body_behind_a_long_markup_preamble(ecb):
     plain = parse_article(body)
     marked = parse_article({**body, "text": preamble + body["text"]})
     assert embed_text(marked, 256) == embed_text(plain, 256)
+
+
+def test_importing_the_engine_leaves_the_model_its_threads():
+    """FAISS and torch share one OpenMP runtime: a global ``faiss.omp_set_num_threads(1)`` at
+    import (to keep single-vector searches cheap) also leaves the model one thread, whatever the
+    machine's cores; and ``torch_threads`` then turns FAISS threading back on."""
+    import subprocess
+    import sys
+
+    code = ("import torch; before = torch.get_num_threads(); import storyclust.engine; "
+            "print(before, torch.get_num_threads())")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    before, after = run.stdout.split()[-2:]
+    assert after == before, f"torch threads {before} -> {after} after importing storyclust.engine"

@@ -18,10 +18,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# One query at a time: OpenMP threads only contend with torch for the same cores (measured:
-# ~8 ms per single-vector search over 1k vectors with the default pool, beside the model).
-faiss.omp_set_num_threads(1)
-
 
 class VectorIndex:
     def __init__(self, dim: int) -> None:
@@ -48,7 +44,15 @@ class VectorIndex:
         """(ids, cosines) of the ``k`` nearest stored vectors, best first; ids -1 are padding."""
         if len(self) == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self._index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(self)))
+        # One query: an OpenMP pool only contends with the model for the same cores (measured
+        # ~8 ms per single-vector search over 1k vectors). FAISS and torch share the OpenMP
+        # runtime, so the setting is restored for the model right after.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(self)))
+        finally:
+            faiss.omp_set_num_threads(threads)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 

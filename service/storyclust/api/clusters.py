@@ -14,7 +14,7 @@ from ..article import parse_published
 from ..engine import Engine
 from ..store import StoredArticle
 from .deps import get_engine, require_read_key
-from .schemas import Member, Problem, Story, StoryListItem, StoryPage, StorySummary, utc
+from .schemas import Member, Problem, Story, StoryListItem, StoryPage, utc
 
 router = APIRouter(prefix="/clusters", tags=["clusters"], dependencies=[Depends(require_read_key)])
 COPIES = frozenset({"exact_duplicate", "near_duplicate"})

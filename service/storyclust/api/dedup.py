@@ -56,6 +56,7 @@ def _stands_for(article_id: str, target: dict[str, str]) -> str:
 
 
 def collapse(decisions: Sequence[Decision], level: str, store: Store, new_ids: set[str]) -> list[DedupItem]:
+    """One item per decision, in feed order: kept, or the article that stands for it."""
     target = _targets(decisions, level, store, new_ids)
     seen: set[str] = set()
     items = []
