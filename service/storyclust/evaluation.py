@@ -9,7 +9,7 @@ Pairwise scores and ARI come from scikit-learn.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,9 +73,3 @@ def evaluate_files(gold_path: Path, pred_path: Path) -> dict[str, float]:
     result["missing_predictions"] = len(gold) - len(common)
     return result
 
-
-def clusters_of(labels: dict[str, str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = defaultdict(list)
-    for item, label in labels.items():
-        groups[label].append(item)
-    return groups
