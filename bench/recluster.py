@@ -289,34 +289,44 @@ class PeakRSS:
 
 
 def measure_job(data_dir: Path) -> dict:
-    """Open the engine, run the job, score it against the planted events."""
+    """Run the job on an engine over the store, score it against the planted events.
+
+    The engine is opened without its FAISS and LSH indexes, which the job never reads (it
+    reads the stored vectors itself): at 1M articles they would take ~15 GB and minutes to
+    build before the job starts (see ``--memory``)."""
     import psutil
 
+    from storyclust.embedding import shared_encoder
     from storyclust.engine import Engine
     from storyclust.evaluation import read_labels, score
+    from storyclust.lsh_index import LSHIndex
     from storyclust.recluster import id_stability, run_recluster
+    from storyclust.vector_index import VectorIndex
+
+    class JobEngine(Engine):
+        def _load_indexes(self):
+            return VectorIndex(self.encoder.dim), LSHIndex(self.settings.num_perm, self.settings.lsh_threshold)
 
     process = psutil.Process()
     settings = Settings(data_dir=data_dir)
-    from storyclust.embedding import shared_encoder
-
     encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads)
     rss_encoder = process.memory_info().rss
     started = time.perf_counter()
-    engine = Engine(settings, encoder=encoder)
+    engine = JobEngine(settings, encoder=encoder)
     open_s = time.perf_counter() - started
-    rss_engine = process.memory_info().rss
     before = dict(engine.store.reader().execute("SELECT id, cluster_id FROM articles"))
+    rss_engine = process.memory_info().rss
     with PeakRSS() as peak:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = run_recluster(engine)
-        job_s = time.perf_counter() - started
+        job_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     gold = read_labels(data_dir / "gold.jsonl", "event_id")
     after = {line["id"]: line["cluster_id"] for line in report.lines}
     common = list(gold)
     summary = report.summary()
     return {
         "articles": len(after), "engine_open_s": round(open_s, 1), "job_s": round(job_s, 1),
+        "job_cpu_s": round(cpu_s, 1),
         "stages_s": summary["timings"], "graph": summary["graph"], "counts": summary["counts"],
         "rss_engine_mb": round((rss_engine - rss_encoder) / 2**20), "peak_job_rss_mb": round(peak.peak / 2**20),
         "job_extra_rss_mb": round((peak.peak - rss_engine) / 2**20),
@@ -327,35 +337,47 @@ def measure_job(data_dir: Path) -> dict:
     }
 
 
-def measure_memory(data_dir: Path) -> dict:
-    """RSS of an Engine over this store, with the encoder's share subtracted, and what its
-    derived indexes take."""
+MEMORY_PARTS = ("engine", "term_stats", "faiss", "lsh")
+
+
+def measure_memory(data_dir: Path, part: str) -> float:
+    """MB of RSS that one in-memory structure over this store adds to a process that has
+    loaded the encoder: the whole Engine, or one of its parts built alone (each in its own
+    process, so that memory freed by one is not counted against another)."""
     import gc
 
     import psutil
 
     from storyclust.embedding import shared_encoder
     from storyclust.engine import Engine
+    from storyclust.lsh_index import LSHIndex
+    from storyclust.store import Store
+    from storyclust.term_stats import TermStats
+    from storyclust.vector_index import VectorIndex
 
-    process = psutil.Process()
     settings = Settings(data_dir=data_dir)
     encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads)
+    store = Store(data_dir)
     gc.collect()
-    rss_encoder = process.memory_info().rss
-    engine = Engine(settings, encoder=encoder)
+    rss = psutil.Process().memory_info().rss
+    if part == "engine":
+        kept = Engine(settings, encoder=encoder)
+    elif part == "term_stats":
+        kept = TermStats(*store.term_df())
+    else:
+        kept = VectorIndex(encoder.dim) if part == "faiss" else LSHIndex(settings.num_perm, settings.lsh_threshold)
+        for ids, embeddings, signatures in store.iter_vectors(encoder.dim, settings.num_perm):
+            if part == "faiss":
+                kept.add(ids, embeddings)
+            else:
+                kept.add_many(zip(ids.tolist(), signatures))
     gc.collect()
-    rss_engine = process.memory_info().rss
-    vectors = len(engine.vectors) * engine.encoder.dim * 4
-    del engine.lsh
-    gc.collect()
-    rss_without_lsh = process.memory_info().rss
-    return {"rss_engine_mb": round((rss_engine - rss_encoder) / 2**20, 1),
-            "faiss_vectors_mb": round(vectors / 2**20, 1),
-            "lsh_mb": round((rss_engine - rss_without_lsh) / 2**20, 1),
-            "term_df_entries": len(engine.stats.df)}
+    grown = psutil.Process().memory_info().rss - rss
+    del kept
+    return round(grown / 2**20, 1)
 
 
-def run_child(mode: str, data_dir: Path) -> dict:
+def run_child(mode: str, data_dir: Path):
     out = subprocess.run([sys.executable, __file__, "--child", mode, "--data-dir", str(data_dir)],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -390,12 +412,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=3000.0, help="articles per day")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/storyclust-recluster-bench"))
-    parser.add_argument("--memory", action="store_true", help="also measure the Engine's RSS per article")
-    parser.add_argument("--child", choices=["job", "memory"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help="also measure the Engine's RSS per stored article")
+
+    parser.add_argument("--child", choices=["job", *MEMORY_PARTS], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = measure_job(args.data_dir) if args.child == "job" else measure_memory(args.data_dir)
+        result = measure_job(args.data_dir) if args.child == "job" else measure_memory(args.data_dir, args.child)
         print(json.dumps(result))
         return 0
 
@@ -408,25 +431,24 @@ def main() -> int:
             run = run_child("job", args.workdir / "run")
             print(json.dumps({"articles": n, "repeat": r, **run}), file=sys.stderr)
             runs.append(run)
-        results[n] = {
-            "info": json.loads((source / "bench.json").read_text()),
-            "job_s_median": statistics.median(r["job_s"] for r in runs),
-            "job_s_all": [r["job_s"] for r in runs],
-            "peak_job_rss_mb_median": statistics.median(r["peak_job_rss_mb"] for r in runs),
-            "last": runs[-1],
-        }
+        results[n] = {"info": json.loads((source / "bench.json").read_text())}
+        if runs:
+            results[n].update({
+                "job_s_median": statistics.median(r["job_s"] for r in runs),
+                "job_s_all": [r["job_s"] for r in runs],
+                "job_cpu_s_median": statistics.median(r["job_cpu_s"] for r in runs),
+                "peak_job_rss_mb_median": statistics.median(r["peak_job_rss_mb"] for r in runs),
+                "last": runs[-1],
+            })
         if args.memory:
             empty = args.workdir / "empty"
             if empty.exists():
                 shutil.rmtree(empty)
-            copy_store(source, args.workdir / "run")
-            full = run_child("memory", args.workdir / "run")
-            shutil.rmtree(args.workdir / "run")
-            bare = run_child("memory", empty)
-            per_article = (full["rss_engine_mb"] - bare["rss_engine_mb"]) * 2**20 / n
-            results[n]["memory"] = {"engine": full, "empty_engine": bare,
-                                    "bytes_per_article": round(per_article)}
-    sizes = sorted(results)
+            full = {part: run_child(part, source) for part in MEMORY_PARTS}
+            bare = {part: run_child(part, empty) for part in MEMORY_PARTS}
+            results[n]["memory_mb"] = {"store": full, "empty_store": bare}
+            results[n]["bytes_per_article"] = {part: round((full[part] - bare[part]) * 2**20 / n) for part in MEMORY_PARTS}
+    sizes = sorted(n for n in results if "job_s_median" in results[n])
     for small, large in zip(sizes, sizes[1:]):
         ratio = results[large]["job_s_median"] / results[small]["job_s_median"]
         results[large]["growth_vs_%d" % small] = {"size_x": large / small, "time_x": round(ratio, 2),

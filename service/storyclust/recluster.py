@@ -10,8 +10,10 @@ the stored signals alone (embeddings, MinHash signatures, profiles; nothing is r
    BLAS blocks for small stores, a temporary IVF index with time-range selectors for large ones),
    plus MinHash band collisions;
 3. edges: the online pair scorer on vectorised pair features, after a cheap cosine pre-filter;
-4. average linkage at the online threshold, a missing edge counting as 0: a story joins another
-   only if its members agree on average, so one look-alike pair cannot chain two events;
+4. average linkage at the online threshold: a cluster joins another only if the pairs between
+   them score above the threshold on average, so one look-alike pair cannot chain two events.
+   Inside each component of the strong edges every pair above the cosine pre-filter is scored
+   (so a story larger than the neighbour count is not cut into pieces); other pairs count 0;
 5. stable ids: an old story's id goes to the new cluster holding most of its articles; a cluster
    that holds most of several keeps the oldest and records the others as aliases;
 6. one write transaction under the engine lock. Articles ingested after the snapshot keep their
@@ -33,12 +35,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from itertools import chain, count, repeat
 from dataclasses import dataclass, field
+from itertools import chain
 
 import faiss
 import numpy as np
 from scipy import sparse
+from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
 from .article import parse_published
@@ -65,7 +68,8 @@ class ReclusterConfig:
         averages). Scoring is the expensive step; on the dev sets 1 of 11,300 same-event pairs
         below 0.3 scores above the threshold. Lower is safer and slower.
     exact_budget: most query x base dot products for exact search; above it a temporary IVF
-        index answers instead (approximate: ~95% of true neighbours at nprobe 16).
+        index answers instead (approximate: on the bench it finds 99.8% of the exact pairs
+        above min_cosine at nprobe 16, 99.7% at 8).
     ivf_nprobe: IVF cells visited per query: recall against time.
     band_rows: MinHash slots per LSH band; with 128 slots, 4 rows (32 bands) catches pairs of
         Jaccard 0.5 with 87% and 0.3 with 23% probability. Fewer rows: more candidates.
@@ -85,6 +89,13 @@ class ReclusterConfig:
     max_bucket: int = 32
     complete_limit: int = 1000
     edge_batch: int = 50_000
+
+
+def _select_in(db: sqlite3.Connection, sql: str, values: list, args: list | None = None) -> Iterator[tuple]:
+    """Rows of ``sql`` (with one ``IN ({})``, then ``args``) over many values, a chunk at a time."""
+    for start in range(0, len(values), _SQL_CHUNK):
+        chunk = values[start:start + _SQL_CHUNK]
+        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk + (args or []))
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,6 +197,7 @@ class _Snapshot:
     old: np.ndarray            # [rows] index into ``old_ids``
     old_ids: list[str]
     created: dict[str, float]  # created_at of the old stories
+    fixed: np.ndarray          # [old stories] articles not re-clustered: out of scope, or anchored
     node_of_row: np.ndarray    # [rows] node of the row or of its original; -1: anchored outside scope
     node_row: np.ndarray       # [nodes] row of each node
     ts: np.ndarray             # [nodes] published_ts, NaN when undated
@@ -252,12 +264,18 @@ def _take_snapshot(engine, since: float | None, until: float | None) -> _Snapsho
                 signatures[filled:end] = np.frombuffer(b"".join(sigs), dtype=np.uint32).reshape(-1, num_perm)
                 filled = end
         created = dict(db.execute("SELECT cluster_id, created_at FROM clusters"))
+        code: dict[str, int] = {}
+        old = np.fromiter((code.setdefault(c, len(code)) for c in clusters), dtype=np.int64, count=len(clusters))
+        old_ids = list(code)
+        fixed = np.zeros(len(old_ids), dtype=np.int64)
+        if since is not None or until is not None:
+            for cluster_id, n in _select_in(db, f"SELECT cluster_id, COUNT(*) FROM articles WHERE cluster_id IN ({{}}) "
+                                                f"AND rowid <= {max_rowid} AND NOT ({scope}) GROUP BY cluster_id",
+                                            old_ids, args):
+                fixed[code[cluster_id]] = n
     finally:
         db.execute("ROLLBACK")
 
-    code: dict[str, int] = {}
-    old = np.fromiter((code.setdefault(c, len(code)) for c in clusters), dtype=np.int64, count=len(clusters))
-    old_ids = list(code)
     ts_arr = np.asarray(ts, dtype=np.float64)
     order = np.argsort(ts_arr, kind="stable")  # NaN sorts last; ties stay in rowid order
     lang_code: dict[str | None, int] = {None: -1}
@@ -267,8 +285,9 @@ def _take_snapshot(engine, since: float | None, until: float | None) -> _Snapsho
     node_of_row = np.full(len(rowid), -1, dtype=np.int64)
     node_of_row[node_row] = np.arange(len(node_row))
     _attach_duplicates(ids, dup_of, node_of_row)
+    np.add.at(fixed, old[node_of_row < 0], 1)
     return _Snapshot(max_rowid, generation, np.asarray(rowid, dtype=np.int64), ids, old, old_ids,
-                     {c: created.get(c, math.inf) for c in old_ids}, node_of_row, node_row,
+                     {c: created.get(c, math.inf) for c in old_ids}, fixed, node_of_row, node_row,
                      ts_arr[order], lang_arr[order], vectors[order], signatures[order])
 
 
@@ -397,7 +416,7 @@ def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
     _, first = np.unique(a * len(snap.ts) + b, return_index=True)
     a, b, cos = a[first], b[first], cos[keep][first]
     keep = _comparable(snap, a, b, window, multilingual)
-    stats = {"nodes": len(snap.ts), "search": method, "neighbour_pairs": int(len(cos)),
+    stats = {"nodes": len(snap.ts), "search": method, "candidate_pairs": int(len(cos)),
              "band_pairs": int(len(band_src)), "edges": int(np.count_nonzero(keep))}
     return a[keep], b[keep], cos[keep], stats
 
@@ -416,8 +435,8 @@ class _Profiles:
     pairs becomes a few sparse products instead of a Python loop."""
 
     def __init__(self, records: list[dict | None], df: dict[str, int], docs: int) -> None:
-        # Flatten first, then map terms to ids in C-level passes (dict.fromkeys, map): a
-        # Python loop per term costs more than everything else here together.
+        # Flatten first, then map terms to ids in C-level passes: a Python loop per term costs
+        # more than everything else here together.
         terms: dict[str, list[str]] = {f: [] for f in _SET_FIELDS}
         lengths: dict[str, list[int]] = {f: [] for f in _SET_FIELDS}
         stems: list[int] = []
@@ -433,16 +452,21 @@ class _Profiles:
             stems.extend(chain.from_iterable(sentences))
             stem_counts.extend(map(len, sentences))
             sentence_counts.append(len(sentences))
-        vocab = dict(zip(dict.fromkeys(chain.from_iterable(terms.values())), count()))
+        # Term ids: the unique 64-bit string hashes (a collision among a few million terms has
+        # odds of ~1e-7), found by one NumPy sort.
+        everything = list(chain.from_iterable(terms[f] for f in _SET_FIELDS))
+        hashes = np.fromiter(map(hash, everything), dtype=np.int64, count=len(everything))
+        _, first, ids = np.unique(hashes, return_index=True, return_inverse=True)
+        bounds = np.cumsum([0] + [len(terms[f]) for f in _SET_FIELDS])
         self.sets = {}
-        for f in _SET_FIELDS:
-            indices = np.fromiter(map(vocab.__getitem__, terms[f]), dtype=np.int64, count=len(terms[f]))
+        for f, lo, hi in zip(_SET_FIELDS, bounds[:-1], bounds[1:]):
             indptr = np.concatenate(([0], np.cumsum(lengths[f], dtype=np.int64)))
-            matrix = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(records), len(vocab)))
+            matrix = sparse.csr_matrix((np.ones(hi - lo), ids[lo:hi], indptr), shape=(len(records), len(first)))
             matrix.sort_indices()  # sets: no repeated term in a row
             self.sets[f] = matrix
         log_docs = math.log(docs + 2)
-        self.idf = log_docs - np.log1p(np.fromiter(map(df.get, vocab, repeat(0)), dtype=np.float64, count=len(vocab)))
+        term_df = np.fromiter((df.get(everything[i], 0) for i in first.tolist()), dtype=np.float64, count=len(first))
+        self.idf = log_docs - np.log1p(term_df)
         stem_df = np.zeros(STEM_BUCKETS, dtype=np.float64)
         for term, n in df.items():
             if term.startswith("~"):
@@ -474,6 +498,9 @@ class _Profiles:
         so the work is proportional to those pairs and no (sentence x sentence) matrix is
         built. Sentences matching nothing count 0 among an article's three best."""
         out = np.zeros(len(a))
+        # Symmetric, so put the article with more stems on the side that is read once per node.
+        swap = np.diff(self.stem_ptr[self.sentence_ptr])[a] < np.diff(self.stem_ptr[self.sentence_ptr])[b]
+        a, b = np.where(swap, b, a), np.where(swap, a, b)
         n_a = self.sentence_ptr[a + 1] - self.sentence_ptr[a]
         n_b = self.sentence_ptr[b + 1] - self.sentence_ptr[b]
         # Left: every stem of every sentence of each distinct first node, keyed (node, stem).
@@ -482,23 +509,26 @@ class _Profiles:
         left_node = np.repeat(np.arange(len(nodes)), np.diff(self.sentence_ptr)[nodes])
         left_stem, left_of = self._stems_of(left_rows)
         left_key = left_node[left_of] * STEM_BUCKETS + left_stem
-        order = np.argsort(left_key, kind="stable")
+        order = np.argsort(left_key)
         left_key, left_row = left_key[order], left_rows[left_of[order]]
+        run_start = _segment_starts(left_key)
+        run_key, run_length = left_key[run_start], np.diff(np.append(run_start, len(left_key)))
         # Right: each second node's sentences, one copy (t) per pair, keyed (first node, stem).
         right_rows = _ranges(self.sentence_ptr[b], n_b)
         right_edge = np.repeat(np.arange(len(a)), n_b)
         right_stem, right_t = self._stems_of(right_rows)
         right_key = node_of_edge[right_edge[right_t]] * STEM_BUCKETS + right_stem
-        order = np.argsort(right_key)  # sorted needles walk left_key sequentially
-        right_key, right_t, right_stem = right_key[order], right_t[order], right_stem[order]
-        lo = np.searchsorted(left_key, right_key, "left")
-        matches = np.searchsorted(left_key, right_key, "right") - lo
+        if not len(left_key) or not len(right_key):
+            return out
+        run = np.minimum(np.searchsorted(run_key, right_key), len(run_key) - 1)
+        found = run_key[run] == right_key
+        lo, matches = run_start[run], np.where(found, run_length[run], 0)
         if not matches.any():
             return out
         # Shared idf mass of each (t, my sentence) pair.
         n_rows = len(self.mass)
         key = np.repeat(right_t, matches) * n_rows + left_row[_ranges(lo, matches)]
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)
         key = key[order]
         first = _segment_starts(key)
         inter = np.add.reduceat(np.repeat(self.stem_idf[right_stem], matches)[order], first)
@@ -511,7 +541,7 @@ class _Profiles:
         edges = [right_edge[pair_t[t_first]]]
         # ... and of each of mine, within each pair.
         key = right_edge[pair_t] * n_rows + pair_s
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)
         first = _segment_starts(key[order])
         best.append(np.maximum.reduceat(sim[order], first))
         edges.append(key[order][first] // n_rows)
@@ -620,15 +650,9 @@ def feature_rows(profiles: _Profiles, a: np.ndarray, b: np.ndarray, cos: np.ndar
 def _load_profiles(engine, rowids: np.ndarray) -> list[dict | None]:
     """Stored profiles (JSON) of these rows; None for a row deleted since the snapshot.
     Profiles never change for a row id (an update is a new row), so no transaction is needed."""
-    found: dict[int, dict] = {}
-    db = engine.store.reader()
-    ordered = np.sort(rowids).tolist()
-    for start in range(0, len(ordered), _SQL_CHUNK):
-        chunk = ordered[start:start + _SQL_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for rowid, text in db.execute(f"SELECT rowid, profile FROM articles WHERE rowid IN ({marks})", chunk):
-            found[rowid] = json.loads(text)
-    return [found.get(int(r)) for r in rowids]
+    found = {rowid: json.loads(text) for rowid, text in _select_in(
+        engine.store.reader(), "SELECT rowid, profile FROM articles WHERE rowid IN ({})", np.sort(rowids).tolist())}
+    return [found.get(r) for r in rowids.tolist()]
 
 
 class _EdgeScorer:
@@ -673,18 +697,19 @@ def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.
     over all pairs instead of counting a pair beyond the k nearest neighbours as 0: a story
     larger than k is not cut into k-sized pieces. Pairs below ``min_cosine`` stay 0."""
     n = len(snap.ts)
-    strong = score >= threshold
-    graph = sparse.coo_matrix((np.ones(int(strong.sum())), (a[strong], b[strong])), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    component = _strong_components(n, a, b, score, threshold)
     sizes = np.bincount(component)
-    order = np.argsort(component, kind="stable")
+    order = np.argsort(component, kind="stable")  # each component's nodes, ascending
     starts = np.concatenate(([0], np.cumsum(sizes)))
+    pairs_of_size: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     new_a, new_b = [], []
     for c in np.flatnonzero((sizes >= 3) & (sizes <= config.complete_limit)).tolist():
         nodes = order[starts[c]:starts[c + 1]]
-        i, j = np.triu_indices(len(nodes), 1)
-        new_a.append(np.minimum(nodes[i], nodes[j]))
-        new_b.append(np.maximum(nodes[i], nodes[j]))
+        if len(nodes) not in pairs_of_size:
+            pairs_of_size[len(nodes)] = np.triu_indices(len(nodes), 1)
+        i, j = pairs_of_size[len(nodes)]
+        new_a.append(nodes[i])
+        new_b.append(nodes[j])
     if not new_a:
         return a, b, score, 0
     pa, pb = np.concatenate(new_a), np.concatenate(new_b)
@@ -701,29 +726,64 @@ def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.
 # --------------------------------------------------------------------------------------------
 # 4. Average linkage over the candidate graph
 # --------------------------------------------------------------------------------------------
-def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
+def _strong_components(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
+    """Component of each node in the graph of the edges at or above the threshold."""
+    strong = score >= threshold
+    graph = sparse.coo_matrix((np.ones(int(strong.sum())), (a[strong], b[strong])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float,
+                    dense_limit: int = 1000) -> np.ndarray:
     """Cluster labels of n nodes: repeatedly merge the two clusters with the highest average
     pair score (pairs without an edge count 0) while it is at least ``threshold``.
 
     A merge needs one pair at or above the threshold, so clusters never cross the connected
-    components of the strong edges: each component is clustered alone, and most are pairs.
-    Labels are numbered in node order of each cluster's first node."""
+    components of the strong edges: each component is clustered alone. Components of up to
+    ``dense_limit`` nodes go to SciPy's average linkage on their dense score matrix (C, O(m^2)
+    memory), larger ones to a sparse heap in Python. Labels are numbered in node order of each
+    cluster's first node."""
     label = np.arange(n)
-    strong = score >= threshold
-    if not strong.any():
+    if not np.any(score >= threshold):
         return label
-    graph = sparse.coo_matrix((np.ones(int(strong.sum())), (a[strong], b[strong])), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    inside = component[a] == component[b]
+    component = _strong_components(n, a, b, score, threshold)
     sizes = np.bincount(component)
-    edges_of: dict[int, list[int]] = defaultdict(list)
-    for e in np.flatnonzero(inside & (sizes[component[a]] >= 2)).tolist():
-        edges_of[int(component[a[e]])].append(e)
-    for edges in edges_of.values():
-        e = np.asarray(edges)
-        for node, root in _link_component(a[e], b[e], score[e], threshold).items():
-            label[node] = root
+    inside = np.flatnonzero((component[a] == component[b]) & (sizes[component[a]] >= 2))
+    inside = inside[np.argsort(component[a[inside]], kind="stable")]
+    starts = np.flatnonzero(np.concatenate(([True], np.diff(component[a[inside]]) != 0)))
+    members = np.argsort(component, kind="stable")
+    first_member = np.concatenate(([0], np.cumsum(sizes)))
+    for start, end in zip(starts.tolist(), np.append(starts[1:], len(inside)).tolist()):
+        e = inside[start:end]
+        c = int(component[a[e[0]]])
+        nodes = members[first_member[c]:first_member[c + 1]]  # ascending
+        if len(nodes) <= dense_limit:
+            groups = _link_dense(nodes, np.searchsorted(nodes, a[e]), np.searchsorted(nodes, b[e]), score[e], threshold)
+            label[nodes] = nodes[groups]
+        else:
+            for node, root in _link_component(a[e], b[e], score[e], threshold).items():
+                label[node] = root
     return np.unique(label, return_inverse=True)[1]  # each label is its cluster's smallest node
+
+
+def _link_dense(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
+    """Average linkage of one component from its pair scores (local indices i, j); for each
+    node, the local index of its cluster's first node."""
+    m = len(nodes)
+    if m == 2:
+        return np.zeros(2, dtype=np.int64)  # one strong edge
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    distance = np.ones(m * (m - 1) // 2)
+    distance[m * lo - lo * (lo + 1) // 2 + hi - lo - 1] = 1.0 - score
+    merges = linkage(distance, method="average")  # rows in merge order, distances non-decreasing
+    root = np.arange(2 * m - 1)  # cluster k >= m is the one row k - m makes
+    for k, (x, y) in enumerate(merges[merges[:, 2] <= 1.0 - threshold, :2].astype(np.int64).tolist()):
+        root[x] = root[y] = m + k
+    for k in range(2 * m - 2, -1, -1):  # resolve each cluster to its outermost merge
+        root[k] = root[root[k]]
+    first = np.full(2 * m - 1, m)
+    np.minimum.at(first, root[:m], np.arange(m))
+    return first[root[:m]]
 
 
 def _link_component(a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float) -> dict[int, int]:
@@ -766,15 +826,16 @@ def _link_component(a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: 
 # --------------------------------------------------------------------------------------------
 @dataclass
 class _Plan:
-    """The new assignment of the computed rows, before naming of new stories (done under the
-    write lock, where the ids in use are final)."""
+    """The new assignment of the computed rows, before new stories are named (under the write
+    lock, where the ids in use are final)."""
 
     rows: np.ndarray              # snapshot rows that were clustered (not anchored)
     label: np.ndarray             # [rows] new cluster label
-    kept: dict[int, str]          # label -> old id it keeps
+    kept: dict[int, str]          # label -> the old id it keeps; other labels are new stories
     renamed: dict[str, str]       # absorbed old id -> the id it went into
     moved: np.ndarray             # [rows] bool: changed story (not only its name)
     touched: set[int]             # labels whose membership changed
+    left: set[str]                # stories (by final id) that articles moved out of
     score: np.ndarray             # [rows] mean score with the rest of the cluster (NaN: keep)
     merges: list[dict]
     splits: list[tuple[str, dict[int, int]]]  # old id, label -> articles
@@ -783,10 +844,12 @@ class _Plan:
 def _plan(snap: _Snapshot, node_label: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray) -> _Plan:
     """Give every new cluster the id of the old story it continues.
 
-    An old story's heir is the new cluster holding most of its articles (ties: the cluster that
-    starts earlier). A cluster that is heir of one story keeps its id; of several (a merge), it
-    keeps the oldest and the others become aliases; of none, it is a new story. So a split keeps
-    the id on the larger part."""
+    An old story's heir is the new cluster holding most of its re-clustered articles (ties:
+    the cluster that starts earlier). A cluster that is heir of one story keeps its id; of
+    several (a merge), it keeps the oldest, and each other one becomes an alias of it if the
+    cluster holds most of that story, else (most of it lies outside the scope) that story
+    stays and only its articles in the cluster move. Heir of none: a new story. So a split
+    keeps the id on the larger part."""
     rows = np.flatnonzero(snap.node_of_row >= 0)
     label = node_label[snap.node_of_row[rows]]
     old = snap.old[rows]
@@ -807,18 +870,18 @@ def _plan(snap: _Snapshot, node_label: np.ndarray, a: np.ndarray, b: np.ndarray,
     for lab, olds in claims.items():
         olds.sort(key=lambda o: (snap.created[snap.old_ids[o]], -share[(lab, o)], snap.old_ids[o]))
         kept[lab] = snap.old_ids[olds[0]]
-        if len(olds) > 1:
-            absorbed = [snap.old_ids[o] for o in olds[1:]]
+        absorbed = [snap.old_ids[o] for o in olds[1:] if share[(lab, o)] > snap.fixed[o]]
+        if absorbed:
             renamed.update((x, kept[lab]) for x in absorbed)
             merges.append({"kept": kept[lab], "absorbed": absorbed})
 
-    heir_of_old = np.full(n_old, -1)
-    heir_of_old[list(heirs)] = list(heirs.values())
-    # An article moved when its new cluster is not its old story's heir.
-    moved = heir_of_old[old] != label
-    touched = set(label[moved].tolist()) | set(heir_of_old[old[moved]].tolist())
-    touched |= {lab for lab, olds in claims.items() if len(olds) > 1}
-    touched |= set(label[~np.isin(label, list(kept))].tolist())
+    # Where an article that does not move ends: its story's id, or the one it was merged into.
+    staying = np.array([renamed.get(x, x) for x in snap.old_ids], dtype=object)
+    kept_of_label = np.array([kept.get(lab) for lab in range(int(node_label.max(initial=-1)) + 1)], dtype=object)
+    moved = kept_of_label[label] != staying[old]
+    left = set(staying[np.unique(old[moved])].tolist())
+    touched = set(label[moved].tolist()) | {lab for lab, k in kept.items() if k in left}
+    touched |= {lab for lab, k in kept.items() if k in renamed.values()}
 
     parts_of: dict[int, dict[int, int]] = defaultdict(dict)
     for lab, o in zip(pair_label.tolist(), pair_old.tolist()):
@@ -828,9 +891,9 @@ def _plan(snap: _Snapshot, node_label: np.ndarray, a: np.ndarray, b: np.ndarray,
     row_score = np.full(len(rows), np.nan)
     node_score = _mean_cluster_score(len(node_label), node_label, a, b, score)
     is_node = snap.node_row[snap.node_of_row[rows]] == rows
-    in_touched = np.isin(label, list(touched))
-    row_score[is_node & in_touched] = node_score[snap.node_of_row[rows]][is_node & in_touched]
-    return _Plan(rows, label, kept, renamed, moved, touched, row_score, merges, splits)
+    pick = is_node & np.isin(label, list(touched))
+    row_score[pick] = node_score[snap.node_of_row[rows]][pick]
+    return _Plan(rows, label, kept, renamed, moved, touched, left, row_score, merges, splits)
 
 
 def _mean_cluster_score(n: int, label: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -876,17 +939,19 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
             for lab in sorted(set(plan.label.tolist()) - set(final)):
                 final[lab] = _unused_id(db, snap.ids[first_row[lab]], taken)
 
-            created = {}
-            renamed_rows = 0
-            for absorbed, kept in plan.renamed.items():
-                renamed_rows += db.execute("UPDATE articles SET cluster_id=? WHERE cluster_id=?", (kept, absorbed)).rowcount
-                db.execute("UPDATE cluster_aliases SET cluster_id=? WHERE cluster_id=?", (kept, absorbed))
-                db.execute("INSERT INTO cluster_aliases(alias, cluster_id) VALUES(?, ?) "
-                           "ON CONFLICT(alias) DO UPDATE SET cluster_id=excluded.cluster_id", (absorbed, kept))
-                row = db.execute("SELECT created_at FROM clusters WHERE cluster_id=?", (absorbed,)).fetchone()
-                if row:
-                    created[kept] = min(created.get(kept, math.inf), row[0])
-                db.execute("DELETE FROM clusters WHERE cluster_id=?", (absorbed,))
+            renames = list(plan.renamed.items())
+            created: dict[str, float] = {}
+            for absorbed, created_at in _select_in(db, "SELECT cluster_id, created_at FROM clusters WHERE cluster_id IN ({})",
+                                                   [x for x, _ in renames]):
+                kept = plan.renamed[absorbed]
+                created[kept] = min(created.get(kept, math.inf), created_at)
+            renamed_rows = db.executemany("UPDATE articles SET cluster_id=? WHERE cluster_id=?",
+                                          [(kept, absorbed) for absorbed, kept in renames]).rowcount
+            db.executemany("UPDATE cluster_aliases SET cluster_id=? WHERE cluster_id=?",
+                           [(kept, absorbed) for absorbed, kept in renames])
+            db.executemany("INSERT INTO cluster_aliases(alias, cluster_id) VALUES(?, ?) "
+                           "ON CONFLICT(alias) DO UPDATE SET cluster_id=excluded.cluster_id", renames)
+            db.executemany("DELETE FROM clusters WHERE cluster_id=?", [(absorbed,) for absorbed, _ in renames])
 
             moved_rows = plan.rows[plan.moved]
             moved_ids = [final[lab] for lab in plan.label[plan.moved].tolist()]
@@ -894,18 +959,16 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
                            zip(moved_ids, snap.rowid[moved_rows].tolist()))
             followed = _follow_originals(db, [(snap.ids[i], c) for i, c in zip(moved_rows.tolist(), moved_ids)])
 
-            touched_ids = sorted({final[lab] for lab in plan.touched})
+            touched_ids = sorted({final[lab] for lab in plan.touched} | plan.left)
             _fix_relations(db, snap, plan, final)
-            for cluster_id in touched_ids:
-                db.execute("INSERT INTO clusters(cluster_id, created_at, updated_at) "
+            db.executemany("INSERT INTO clusters(cluster_id, created_at, updated_at) "
                            "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM articles WHERE cluster_id=?) "
                            "ON CONFLICT(cluster_id) DO UPDATE SET updated_at=excluded.updated_at, "
                            "created_at=MIN(created_at, ?)",
-                           (cluster_id, now, now, cluster_id, created.get(cluster_id, math.inf)))
-            emptied = 0  # a story left only by moves; one merged away was deleted above
-            for cluster_id in {snap.old_ids[o] for o in np.unique(snap.old[moved_rows]).tolist()}:
-                emptied += db.execute("DELETE FROM clusters WHERE cluster_id=? AND NOT EXISTS "
-                                      "(SELECT 1 FROM articles WHERE cluster_id=?)", (cluster_id, cluster_id)).rowcount
+                           [(c, now, now, c, created.get(c, math.inf)) for c in touched_ids])
+            # A story that every article left (one merged away was deleted above).
+            emptied = db.executemany("DELETE FROM clusters WHERE cluster_id=? AND NOT EXISTS "
+                                     "(SELECT 1 FROM articles WHERE cluster_id=?)", [(c, c) for c in plan.left]).rowcount
             after = int(db.execute("SELECT COUNT(*) FROM articles WHERE rowid > ?", (snap.max_rowid,)).fetchone()[0])
             store.set_meta(_GENERATION_KEY, str(int(snap.generation or 0) + 1))
             if before_commit is not None:
@@ -951,15 +1014,9 @@ def _fix_relations(db: sqlite3.Connection, snap: _Snapshot, plan: _Plan, final: 
     pick = np.flatnonzero(touched & is_node)
     if not len(pick):
         return
-    ids = {final[lab] for lab in plan.label[pick].tolist()}
-    earliest: dict[str, int] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _SQL_CHUNK):
-        chunk = ordered[start:start + _SQL_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        earliest.update(db.execute(
-            f"SELECT cluster_id, MIN(rowid) FROM articles WHERE cluster_id IN ({marks}) "
-            f"AND relation NOT IN ('exact_duplicate','near_duplicate') GROUP BY cluster_id", chunk))
+    earliest = dict(_select_in(db, "SELECT cluster_id, MIN(rowid) FROM articles WHERE cluster_id IN ({}) "
+                                   "AND relation NOT IN ('exact_duplicate','near_duplicate') GROUP BY cluster_id",
+                               sorted({final[lab] for lab in plan.label[pick].tolist()})))
     updates = []
     for p in pick.tolist():
         rowid = int(snap.rowid[plan.rows[p]])
@@ -1007,7 +1064,7 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
             snap, a, b, cos, score, engine.threshold, window, settings.model_multilingual, config, scorer)
         graph["strong_edges"] = int(np.count_nonzero(score >= engine.threshold))
         lap("scoring")
-        node_label = average_linkage(len(snap.ts), a, b, score, engine.threshold)
+        node_label = average_linkage(len(snap.ts), a, b, score, engine.threshold, config.complete_limit)
         lap("linkage")
         plan = _plan(snap, node_label, a, b, score)
         lap("plan")
