@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import sparse
 
+from .alignment import sentence_alignment
 from .profile import Profile
 from .term_stats import TermStats
 
@@ -32,6 +32,7 @@ FEATURES = (
     "log_days_apart",
     "log_shorter_terms",
 )
+__all__ = ["FEATURES", "feature_matrix", "pair_features", "sentence_alignment"]
 
 
 def _weighted_jaccard(a: frozenset[str], b: frozenset[str], stats: TermStats) -> tuple[float, float]:
@@ -42,46 +43,6 @@ def _weighted_jaccard(a: frozenset[str], b: frozenset[str], stats: TermStats) ->
     shared_sum = stats.weight_sum(shared)
     union_sum = shared_sum + stats.weight_sum(a - shared) + stats.weight_sum(b - shared)
     return (shared_sum / union_sum if union_sum > 0 else 0.0), shared_sum
-
-
-def _sentence_matrix(profiles: list[Profile], columns: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Binary (sentences x ``columns``) matrix of several articles, and each row's owner."""
-    rows = [s for p in profiles for s in p.sentences]
-    owner = np.repeat(np.arange(len(profiles)), [len(p.sentences) for p in profiles])
-    indptr = np.cumsum([0] + [len(r) for r in rows])
-    buckets = np.fromiter((b for r in rows for b in r), dtype=np.int64, count=int(indptr[-1]))
-    matrix = sparse.csr_matrix((np.ones(len(buckets)), np.searchsorted(columns, buckets), indptr),
-                               shape=(len(rows), len(columns)))
-    return matrix, owner
-
-
-def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats) -> np.ndarray:
-    """For each other article, the mean IDF-weighted Jaccard of the three best-aligned sentence
-    pairs (a sentence of either article with its best match in the other): two reports of one
-    meeting paraphrase the same quotes, two meetings of the same people do not.
-
-    One sparse product over the stems that occur covers all candidates at once.
-    """
-    out = np.zeros(len(others))
-    if not profile.sentences or not any(o.sentences for o in others):
-        return out
-    columns = np.unique(np.fromiter((b for p in (profile, *others) for s in p.sentences for b in s),
-                                    dtype=np.int64))
-    weights = np.array([stats.idf(f"~{b}") for b in columns.tolist()])
-    mine, _ = _sentence_matrix([profile], columns)
-    theirs, owner = _sentence_matrix(others, columns)
-    weighted = mine.multiply(weights).tocsr()
-    inter = (weighted @ theirs.T).toarray()
-    mass_mine = np.asarray(weighted.sum(axis=1)).ravel()
-    mass_theirs = theirs @ weights
-    union = mass_mine[:, None] + mass_theirs[None, :] - inter
-    sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    for k in range(len(others)):
-        block = sim[:, owner == k]
-        if block.size:
-            best = np.sort(np.concatenate([block.max(axis=1), block.max(axis=0)]))[::-1]
-            out[k] = best[:3].mean()
-    return out
 
 
 def pair_features(profile: Profile, published_ts: float | None, cosine: float, other: Profile,
