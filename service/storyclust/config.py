@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     story_members_compared: int = Field(8, description="Members of a candidate story compared with the article; the story score averages them, so one look-alike member cannot pull an article in.")
     time_window_days: float = Field(7.0, description="Articles further apart than this (both dated) are never the same story.")
     scorer_path: Path | None = Field(None, description="Pair-scorer artifact (JSON); default: the one shipped in the package.")
+    profile_cache: int = Field(4096, description="Parsed profiles of recent articles kept in memory (~15 KB each): a candidate found there skips its JSON parse. News candidates are mostly recent, so a small cache catches most; larger costs RAM per article.")
 
     # --- input limits ------------------------------------------------------------------------
     max_article_bytes: int = Field(1_000_000, description="Largest accepted article (UTF-8 bytes of its text).")

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import minhash
+from .alignment import sentence_alignment
 from .article import Article
 from .config import Settings
 from .embedding import Encoder, shared_encoder
-from .features import FEATURES, feature_matrix, pair_features, sentence_alignment
+from .features import FEATURES, feature_matrix, pair_features
 from .language import detect_language
 from .lsh_index import LSHIndex
 from .normalize import clean, content_hash
@@ -111,7 +112,7 @@ class Engine:
         self.scorer = PairScorer.load(settings.scorer_path)
         self.threshold = settings.same_story_threshold if settings.same_story_threshold is not None else self.scorer.threshold
         self.lock = threading.RLock()  # the single writer
-        self._profiles: _LRU = _LRU(50_000)
+        self._profiles: _LRU = _LRU(settings.profile_cache)
         df, docs = self.store.term_df()
         self.stats = TermStats(df, docs)
         self.vectors, self.lsh = self._load_indexes()
@@ -278,6 +279,14 @@ class Engine:
             self._profiles.put(rowid, self.store.profiles([rowid])[rowid])
         return self._profiles[rowid]
 
+    def _candidates(self, rowids: list[int]) -> list[Candidate]:
+        """Stored articles to compare with, their profiles from the cache where held: parsing a
+        profile's JSON costs more than the rest of a candidate's row together."""
+        candidates = self.store.candidates(rowids, self._profiles)
+        for c in candidates:
+            self._profiles.put(c.rowid, c.profile)
+        return candidates
+
     # --- the decision -----------------------------------------------------------------------
     def decide(self, p: Prepared) -> Decision:
         """The relation of a prepared article to the store, without storing it."""
@@ -294,7 +303,7 @@ class Engine:
         if lsh_only:
             for rowid, vector in self.store.embeddings(lsh_only, self.encoder.dim).items():
                 cosine_of[rowid] = float(vector @ p.embedding)
-        candidates = [c for c in self.store.candidates(list(cosine_of)) if self._comparable(p, c)]
+        candidates = [c for c in self._candidates(list(cosine_of)) if self._comparable(p, c)]
 
         copy = self._near_duplicate(p, candidates)
         if copy is not None:
@@ -402,7 +411,7 @@ class Engine:
         extra_ids = [r for r in self.store.cluster_rowids(cluster_id, m) if r not in have][: m - len(scored)]
         if not extra_ids:
             return scored
-        extra = self.store.candidates(extra_ids)
+        extra = self._candidates(extra_ids)
         vectors = self.store.embeddings(extra_ids, self.encoder.dim)
         cos = {r: float(v @ p.embedding) for r, v in vectors.items()}
         return scored + list(zip(self._pair_scores(p, extra, cos)[0].tolist(), extra))

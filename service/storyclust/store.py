@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,17 +255,21 @@ class Store:
         rows = self.db.execute(f"SELECT rowid, profile FROM articles WHERE rowid IN ({marks})", rowids)
         return {r: Profile.from_json(json.loads(p)) for r, p in rows}
 
-    def candidates(self, rowids: list[int]) -> list[Candidate]:
+    def candidates(self, rowids: list[int], known: Mapping[int, Profile] | None = None) -> list[Candidate]:
+        """The rows to compare a new article with; profiles in ``known`` are not read again."""
         if not rowids:
             return []
+        known = known if known is not None else {}
         marks = ",".join("?" * len(rowids))
         rows = self.db.execute(
-            "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature, profile "
+            "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature "
             f"FROM articles WHERE rowid IN ({marks})", rowids,
         ).fetchall()
+        missing = [r[0] for r in rows if r[0] not in known]
+        profiles = self.profiles(missing) if missing else {}
         return [
             Candidate(r[0], r[1], r[2], r[3], r[4], r[5], np.frombuffer(r[6], dtype=np.uint32),
-                      Profile.from_json(json.loads(r[7])))
+                      known[r[0]] if r[0] in known else profiles[r[0]])
             for r in rows
         ]
 
