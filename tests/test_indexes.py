@@ -1,0 +1,121 @@
+"""The compact in-memory indexes on real articles: the NumPy band table finds exactly the pairs
+datasketch's MinHashLSH finds, through adds, buffer merges, removes and a reused row id; the
+fp16 FAISS index returns the float32 cosines within 1e-3 and the same neighbours; both are
+rebuilt from the store when their saved form is missing or of an older layout."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+from conftest import load_dataset
+from datasketch import LeanMinHash, MinHashLSH
+
+from storyclust import minhash
+from storyclust.article import parse_article
+from storyclust.config import Settings
+from storyclust.engine import Engine, embed_text
+from storyclust.lsh_index import LSHIndex
+from storyclust.vector_index import VectorIndex
+
+ROWS = load_dataset("ecbplus-dev")
+SETTINGS = Settings()
+
+
+@pytest.fixture(scope="module")
+def signatures() -> np.ndarray:
+    return minhash.signatures([r["text"] for r in ROWS], SETTINGS.num_perm, SETTINGS.shingle_size)[0]
+
+
+def reference(signatures: np.ndarray, keys: list[int]) -> MinHashLSH:
+    lsh = MinHashLSH(threshold=SETTINGS.lsh_threshold, num_perm=SETTINGS.num_perm)
+    for k in keys:
+        lsh.insert(k, LeanMinHash(seed=minhash.SEED, hashvalues=signatures[k], scheme=minhash.SCHEME))
+    return lsh
+
+
+def query_both(index: LSHIndex, ref: MinHashLSH, signatures: np.ndarray) -> tuple[list, list]:
+    ours, theirs = [], []
+    for s in signatures:
+        ours.append(sorted(index.query(s)))
+        theirs.append(sorted(ref.query(LeanMinHash(seed=minhash.SEED, hashvalues=s, scheme=minhash.SCHEME))))
+    return ours, theirs
+
+
+def test_band_table_finds_what_datasketch_finds(signatures):
+    keys = list(range(len(signatures)))
+    index = LSHIndex(SETTINGS.num_perm, SETTINGS.lsh_threshold, buffer=100)  # several merges
+    for start in range(0, len(keys), 37):
+        index.add_many((k, signatures[k]) for k in keys[start:start + 37])
+    ours, theirs = query_both(index, reference(signatures, keys), signatures)
+    assert ours == theirs
+    assert sum(len(q) > 1 for q in ours) > 20  # ECB+ has copies: some queries find others
+    assert len(index) == len(keys) and all(k in index for k in (0, len(keys) - 1))
+
+
+def test_band_table_removes_and_takes_a_reused_id(signatures):
+    keys = list(range(len(signatures)))
+    index = LSHIndex(SETTINGS.num_perm, SETTINGS.lsh_threshold, buffer=64)
+    index.add_many((k, signatures[k]) for k in keys)
+    index.add(len(keys), signatures[5])  # in the buffer
+    gone = keys[::7] + [len(keys)]
+    for k in gone:
+        index.remove(k)
+    index.remove(10**6)  # absent: nothing happens
+    left = [k for k in keys if k not in set(gone)]
+    ours, theirs = query_both(index, reference(signatures, left), signatures)
+    assert ours == theirs and len(index) == len(left)
+    # A row id reused after a delete (SQLite reuses the largest) answers with its new bands only.
+    index.add(keys[7], signatures[8])
+    assert keys[7] in index.query(signatures[8]) and keys[7] not in index.query(signatures[7])
+    index.add(keys[7], signatures[9])  # already present: ignored
+    assert keys[7] not in index.query(signatures[9]) or signatures[9].tobytes() == signatures[8].tobytes()
+
+
+def test_band_table_rejects_ids_it_cannot_pack(signatures):
+    with pytest.raises(ValueError):
+        LSHIndex(SETTINGS.num_perm, SETTINGS.lsh_threshold).add(2**32, signatures[0])
+
+
+@pytest.fixture(scope="module")
+def embeddings(encoder) -> np.ndarray:
+    return encoder.encode([embed_text(parse_article(r), SETTINGS.max_seq_length) for r in ROWS[:200]])
+
+
+def test_fp16_index_gives_float32_cosines_and_neighbours(embeddings, tmp_path):
+    ids = np.arange(len(embeddings)) * 3 + 1
+    index = VectorIndex(embeddings.shape[1])
+    index.add(ids, embeddings)
+    exact = embeddings @ embeddings.T
+    worst, overlap = 0.0, []
+    for q in range(0, len(embeddings), 5):
+        found, cos = index.search(embeddings[q], 10)
+        worst = max(worst, float(np.abs(cos - exact[q][(found - 1) // 3]).max()))
+        overlap.append(len(set(found.tolist()) & set((np.argsort(-exact[q])[:10] * 3 + 1).tolist())) / 10)
+    assert worst < 1e-3
+    assert np.mean(overlap) >= 0.99
+    index.remove([ids[0], ids[5]])
+    assert len(index) == len(ids) - 2 and ids[5] not in index.search(embeddings[5], 3)[0]
+    index.save(tmp_path / "v.faiss")
+    loaded = VectorIndex.load(tmp_path / "v.faiss", embeddings.shape[1])
+    assert loaded is not None and np.array_equal(np.sort(loaded.ids()), np.sort(index.ids()))
+    assert loaded.nbytes() == (len(ids) - 2) * (embeddings.shape[1] * 2 + 8)
+
+
+def test_engine_rebuilds_an_index_of_the_old_layout_and_deletes_from_both(tmp_path, encoder):
+    settings = Settings(data_dir=tmp_path / "data")
+    engine = Engine(settings, encoder=encoder)
+    engine.ingest([parse_article(r) for r in ROWS[:40]])
+    engine.store.close()
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(encoder.dim))  # what earlier versions saved
+    faiss.write_index(old, str(settings.data_dir / "vectors.faiss"))
+    engine = Engine(settings, encoder=encoder)
+    assert engine.indexes_match_store() and len(engine.vectors) == 40
+    victim = ROWS[3]["id"]
+    rowid = engine.store.get(victim).rowid
+    signature = engine.store.candidates([rowid])[0].signature
+    assert rowid in engine.lsh.query(signature)
+    assert engine.delete(victim)
+    assert engine.indexes_match_store() and rowid not in engine.lsh.query(signature)
+    assert rowid not in engine.vectors.ids()
+    engine.store.close()
