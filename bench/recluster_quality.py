@@ -1,0 +1,147 @@
+"""Quality of the nightly re-clustering job against the online pass it repairs, on full dev sets.
+
+    .venv/bin/python bench/recluster_quality.py [--sets ecbplus-dev allsides-train]
+                                                [--workdir /tmp/storyclust-recluster-quality] [--fresh]
+
+For each set: the real Engine ingests every article the service accepts (AllSides' title-only
+rows are rejected as CONTRACT requires, see ``training.corpus.load_set``) online, in file order,
+in batches of 64; B-cubed of that online assignment is recorded; then ``run_recluster`` runs on
+the same data directory and B-cubed after it, ``id_stability`` and what the moves did are
+recorded. Embeddings come from ``training.corpus``'s cache (the same vectors the model gives;
+only the encoding time is saved). The online data directory is kept in ``--workdir`` and
+copied for each job run, so a rerun skips the online pass (``--fresh`` redoes it).
+
+In-sample caveat: the shipped pair scorer was trained on these dev sets, so both the online
+pass and the job use a scorer that has seen these articles, and neither absolute figure is an
+accuracy claim (README's out-of-fold table is). What this bench measures is the comparison:
+the job must not do worse than the online pass with the same scorer, and must keep ids.
+
+Moves are judged against gold: a moved article "gains" when its own B-cubed F1 is higher after
+the job than before (the per-article terms that B-cubed averages), and "loses" when lower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from storyclust.article import parse_article  # noqa: E402
+from storyclust.config import Settings  # noqa: E402
+from storyclust.engine import Engine, embed_text  # noqa: E402
+from storyclust.evaluation import score  # noqa: E402
+from storyclust.recluster import run_recluster  # noqa: E402
+from training.corpus import cached_encoder, load_set  # noqa: E402
+
+SETS = ("ecbplus-dev", "allsides-train")
+BATCH = 64
+
+
+def online_pass(rows: list[dict], data_dir: Path, encoder) -> float:
+    """Ingest in file order, as ``storyclust cluster`` would; seconds taken."""
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    started = time.perf_counter()
+    engine = Engine(Settings(data_dir=data_dir), encoder=encoder)
+    for start in range(0, len(rows), BATCH):
+        engine.ingest([parse_article(r) for r in rows[start:start + BATCH]])
+    engine.save_indexes()
+    engine.store.close()
+    return time.perf_counter() - started
+
+
+def b3(gold: dict[str, str], assignment: dict[str, str]) -> dict:
+    ids = [i for i in gold if i in assignment]
+    m = score([gold[i] for i in ids], [assignment[i] for i in ids])
+    return {k: round(m[k], 4) for k in ("b3_precision", "b3_recall", "b3_f1", "pred_clusters")}
+
+
+def judge_moves(gold: dict[str, str], before: dict[str, str], after: dict[str, str], moved: list[dict]) -> dict:
+    """Moved articles whose own B-cubed F1 (precision: share of its story in its gold event;
+    recall: share of its gold event in its story) went up, down, or stayed."""
+    def per_article(assignment: dict[str, str]):
+        ids = [i for i in gold if i in assignment]
+        both = Counter((assignment[i], gold[i]) for i in ids)
+        story, event = Counter(assignment[i] for i in ids), Counter(gold[i] for i in ids)
+
+        def f1(i: str) -> float:
+            shared = both[(assignment[i], gold[i])]
+            p, r = shared / story[assignment[i]], shared / event[gold[i]]
+            return 2 * p * r / (p + r)
+        return f1
+
+    was, now = per_article(before), per_article(after)
+    gains = losses = 0
+    for m in moved:
+        if m["id"] in gold:
+            delta = now(m["id"]) - was(m["id"])
+            gains += delta > 1e-9
+            losses += delta < -1e-9
+    return {"moved": len(moved), "gains": gains, "losses": losses, "same": len(moved) - gains - losses}
+
+
+def run_set(name: str, workdir: Path, fresh: bool, encoder) -> dict:
+    rows = load_set(name)
+    gold = {r["id"]: str(r["event_id"]) for r in rows}
+    online_dir = workdir / f"online-{name}"
+    marker = online_dir / "online.json"
+    online_s = None
+    if fresh or not marker.exists() or json.loads(marker.read_text()).get("articles") != len(rows):
+        online_s = online_pass(rows, online_dir, encoder)
+        marker.write_text(json.dumps({"articles": len(rows), "online_s": round(online_s, 1)}))
+    run_dir = workdir / f"run-{name}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    shutil.copytree(online_dir, run_dir)
+    engine = Engine(Settings(data_dir=run_dir), encoder=encoder)
+    before = {row[0]: row[1] for row in engine.store.assignments()}
+    started = time.perf_counter()
+    report = run_recluster(engine)
+    job_s = time.perf_counter() - started
+    after = {line["id"]: line["cluster_id"] for line in report.lines}
+    engine.store.close()
+    summary = report.summary()
+    return {
+        "set": name, "articles": len(rows), "events": len(set(gold.values())),
+        "online": b3(gold, before), "recluster": b3(gold, after), "stability": report.stability,
+        "moves": judge_moves(gold, before, after, report.moved_articles), "counts": summary["counts"],
+        "job_s": round(job_s, 1), "online_s": round(online_s, 1) if online_s else json.loads(marker.read_text())["online_s"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="+", default=list(SETS))
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/storyclust-recluster-quality"))
+    parser.add_argument("--fresh", action="store_true", help="redo the online pass")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    encoder = cached_encoder()
+    for name in args.sets:
+        rows = load_set(name)
+        encoder.preload([embed_text(parse_article(r), Settings().max_seq_length) for r in rows], name)
+    results = [run_set(name, args.workdir, args.fresh, encoder) for name in args.sets]
+    for r in results:
+        print(json.dumps(r), file=sys.stderr)
+    print("| set | online B3 P / R / F1 | recluster B3 P / R / F1 | stories online -> job | "
+          "continuing stories keeping their id | moved articles (own B3 F1 up / down) | job s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        o, j, s, m = r["online"], r["recluster"], r["stability"], r["moves"]
+        print(f"| {r['set']} ({r['articles']} articles, {r['events']} events) "
+              f"| {o['b3_precision']:.3f} / {o['b3_recall']:.3f} / **{o['b3_f1']:.3f}** "
+              f"| {j['b3_precision']:.3f} / {j['b3_recall']:.3f} / **{j['b3_f1']:.3f}** "
+              f"| {o['pred_clusters']} -> {j['pred_clusters']} "
+              f"| {s['kept_id']} / {s['continuing']} ({100 * s['kept_share']:.1f}%) "
+              f"| {m['moved']} ({m['gains']} / {m['losses']}) | {r['job_s']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
