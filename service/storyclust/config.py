@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     scorer_path: Path | None = Field(None, description="Pair-scorer artifact (JSON); default: the one shipped in the package.")
     profile_cache: int = Field(4096, description="Parsed profiles of recent articles kept in memory (~15 KB each): a candidate found there skips its JSON parse. News candidates are mostly recent, so a small cache catches most; larger costs RAM per article.")
 
+    # --- durability --------------------------------------------------------------------------
+    fsync: bool = Field(True, description="Flush every write to disk before answering: acknowledged articles survive a power cut or OS crash, at one fsync per write (~4 ms here). False: they survive a kill of the service, but the last ones before a power cut may be lost.")
+
     # --- input limits ------------------------------------------------------------------------
     max_article_bytes: int = Field(1_000_000, description="Largest accepted article (UTF-8 bytes of its text).")
     max_request_bytes: int = Field(20_000_000, description="Largest accepted request body.")

@@ -102,7 +102,7 @@ def embed_text(article: Article, max_seq_length: int) -> str:
 class Engine:
     def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.data_dir)
+        self.store = Store(settings.data_dir, fsync=settings.fsync)
         self.encoder = encoder or shared_encoder(settings.model_path, settings.max_seq_length,
                                                  settings.encode_batch_size, settings.torch_threads)
         self.store.bind("model", self.encoder.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import unicodedata
+from functools import lru_cache
 
 import regex
 
@@ -37,12 +38,20 @@ def strip_html(text: str) -> str:
     return text
 
 
+# Hashing, shingling, language detection and the profile each start from the cleaned body of
+# the same article; a small cache makes that one pass instead of five (a str caches its own
+# hash, so a hit costs nothing). Bounded by entries, so at most a batch of bodies is held.
+_RECENT_TEXTS = 64
+
+
+@lru_cache(maxsize=_RECENT_TEXTS)
 def clean(text: str) -> str:
     """Display-safe text: no HTML, NFKC, folded quotes, single spaces; case kept."""
     text = unicodedata.normalize("NFKC", strip_html(text)).translate(_QUOTES)
     return _SPACE.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=_RECENT_TEXTS)
 def normalize(text: str) -> str:
     """The canonical form compared for exact duplicates."""
     return _PUNCT_SPACE.sub(r"\1", clean(text)).casefold()
