@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -149,11 +150,16 @@ class Engine:
         return len(self.vectors) == self.store.count() == len(self.lsh)
 
     # --- preparation (no lock: pure computation) -------------------------------------------
-    def prepare(self, articles: Sequence[Article]) -> list[Prepared]:
+    def prepare(self, articles: Sequence[Article], timings: dict[str, float] | None = None) -> list[Prepared]:
+        """Everything about the articles that does not depend on the store. The model's share
+        of the time is added to ``timings["model"]`` when given (the API reports it)."""
         if not articles:
             return []
         limit = self.settings.max_seq_length
+        started = time.perf_counter()
         embeddings = self.encoder.encode([embed_text(a, limit) for a in articles])
+        if timings is not None:
+            timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
         sigs, sizes = minhash.signatures([a.text for a in articles], self.settings.num_perm,
                                          self.settings.shingle_size)
         return [
@@ -163,15 +169,16 @@ class Engine:
         ]
 
     # --- ingestion ----------------------------------------------------------------------------
-    def ingest(self, articles: Sequence[Article], dry_run: bool = False) -> list[Decision]:
+    def ingest(self, articles: Sequence[Article], dry_run: bool = False,
+               timings: dict[str, float] | None = None) -> list[Decision]:
         """Assign and store a batch, in order; one transaction; answers only after commit.
 
         ``dry_run`` decides the batch exactly the same way (each article sees the earlier ones)
         and then rolls everything back: the feed is compared with itself and the store, and
-        nothing is kept.
+        nothing is kept. ``timings``: see :meth:`prepare`.
         """
         todo = [a for a in articles if not self._is_repeat(a)]
-        prepared = {id(p.article): p for p in self.prepare(todo)}
+        prepared = {id(p.article): p for p in self.prepare(todo, timings)}
         with self.lock:
             added: list[tuple[int, Prepared]] = []
             removed: list[tuple[int, Prepared | None]] = []
@@ -186,7 +193,7 @@ class Engine:
                     if stored is not None:  # same id, new content: an update
                         self._delete_in_transaction(stored.id)
                         removed.append((stored.rowid, None))
-                    p = prepared.get(id(article)) or self.prepare([article])[0]
+                    p = prepared.get(id(article)) or self.prepare([article], timings)[0]
                     decision, rowid = self._decide_and_store(p)
                     added.append((rowid, p))
                     decisions.append(decision)

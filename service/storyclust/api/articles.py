@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
@@ -34,18 +35,25 @@ def post_articles(
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
     metrics: Annotated[Metrics, Depends(get_metrics)],
+    response: Response,
 ) -> IngestResult | IngestBatchResult:
     """Decide and store one article (answered with one result) or `{"articles": [...]}` (answered
     with `{"results": [...]}`), in order, each seeing the earlier ones.
 
     The answer comes after the commit: an answered article survives a crash. The same id with the
     same content is an idempotent repeat (`stored: false`); the same id with new content is an
-    update, stored anew and decided again.
+    update, stored anew and decided again. The `Server-Timing` header splits the time spent into
+    the embedding model's share (`model`) and the rest of the engine's (`engine`).
     """
     batch = isinstance(body, ArticleBatch)
     articles = body.articles if batch else [body]
     check_limits(articles, settings, "articles" if batch else None)
-    decisions = engine.ingest(articles)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    decisions = engine.ingest(articles, timings=timings)
+    model = timings.get("model", 0.0)
+    response.headers["Server-Timing"] = (f"model;dur={1000 * model:.1f}, "
+                                         f"engine;dur={1000 * (time.perf_counter() - started - model):.1f}")
     metrics.count_ingested(decisions)
     results = [IngestResult.of(d) for d in decisions]
     return IngestBatchResult(results=results) if batch else results[0]
