@@ -12,6 +12,7 @@ and the two set sizes: |A n B| = J (|A| + |B|) / (1 + J).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
@@ -33,11 +34,21 @@ def shingles(text: str, size: int) -> set[bytes]:
     return {" ".join(tokens[i : i + size]).encode("utf-8") for i in range(len(tokens) - size + 1)}
 
 
+@lru_cache(maxsize=4)
+def _empty(num_perm: int) -> MinHash:
+    """An empty MinHash to copy: drawing the permutations costs more than hashing a short body,
+    and the API signs one article at a time."""
+    return MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME)
+
+
 def signatures(texts: Sequence[str], num_perm: int, shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(signatures uint32 [n, num_perm], shingle counts int [n]) for a batch of bodies."""
     sets = [shingles(text, shingle_size) for text in texts]
-    hashes = MinHash.bulk(sets, num_perm=num_perm, seed=SEED, scheme=SCHEME)
-    sigs = np.array([h.hashvalues for h in hashes], dtype=np.uint32).reshape(len(texts), num_perm)
+    sigs = np.empty((len(texts), num_perm), dtype=np.uint32)
+    for row, shingle_set in enumerate(sets):
+        minhash = _empty(num_perm).copy()
+        minhash.update_batch(shingle_set)
+        sigs[row] = minhash.hashvalues
     return sigs, np.array([len(s) for s in sets], dtype=np.int64)
 
 

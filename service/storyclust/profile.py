@@ -102,7 +102,7 @@ def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
     out = []
     words = 0
     for sentence in _SENTENCE_SPLIT.split(clean_lines(text)):
-        tokens = _tokens(sentence)
+        tokens = _TOKEN.findall(sentence)  # already clean
         words += len(tokens)
         stems = {zlib.crc32(t[:_STEM].encode("utf-8")) % STEM_BUCKETS for t in _content_terms(tokens)}
         if len(stems) >= _SENTENCE_MIN_TERMS:
