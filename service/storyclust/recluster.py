@@ -34,9 +34,9 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 
 import faiss
 import numpy as np
@@ -88,7 +88,7 @@ class ReclusterConfig:
     band_rows: int = 4
     max_bucket: int = 32
     complete_limit: int = 1000
-    edge_batch: int = 50_000
+    edge_batch: int = 10_000
 
 
 def _select_in(db: sqlite3.Connection, sql: str, values: list, args: list | None = None) -> Iterator[tuple]:
@@ -402,13 +402,23 @@ def _band_pairs(signatures: np.ndarray, rows: int, max_bucket: int) -> tuple[np.
     return np.concatenate(src), np.concatenate(dst)
 
 
+def _pair_cosines(vectors: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Cosine of each pair of (unit) vectors, a chunk at a time: gathering all rows at once
+    would take 2 x pairs x dim x 4 bytes (2 GB for 660k pairs at dim 384)."""
+    out = np.empty(len(a), dtype=np.float64)
+    for start in range(0, len(a), chunk):
+        part = slice(start, start + chunk)
+        out[part] = np.einsum("ij,ij->i", vectors[a[part]], vectors[b[part]])
+    return out
+
+
 def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
                      config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Undirected edges (a < b) worth scoring, with their cosine."""
     dated = snap.dated
     src, dst, cos, method = _neighbour_pairs(snap.vectors, snap.ts, dated, window, config)
     band_src, band_dst = _band_pairs(snap.signatures, config.band_rows, config.max_bucket)
-    band_cos = np.einsum("ij,ij->i", snap.vectors[band_src], snap.vectors[band_dst]).astype(np.float64)
+    band_cos = _pair_cosines(snap.vectors, band_src, band_dst)
     src, dst = np.concatenate([src, band_src]), np.concatenate([dst, band_dst])
     cos = np.concatenate([cos, band_cos])
     keep = (cos >= config.min_cosine) & (src != dst)
@@ -434,45 +444,62 @@ class _Profiles:
     Memory is ~1 KB per node instead of ~20 KB for Python ``Profile`` objects, and a batch of
     pairs becomes a few sparse products instead of a Python loop."""
 
-    def __init__(self, records: list[dict | None], df: dict[str, int], docs: int) -> None:
-        # Flatten first, then map terms to ids in C-level passes: a Python loop per term costs
-        # more than everything else here together.
-        terms: dict[str, list[str]] = {f: [] for f in _SET_FIELDS}
-        lengths: dict[str, list[int]] = {f: [] for f in _SET_FIELDS}
-        stems: list[int] = []
-        stem_counts: list[int] = []
-        sentence_counts: list[int] = []
-        for record in records:
-            record = record or {}
-            for f in _SET_FIELDS:
-                values = record.get(f, ())
-                terms[f].extend(values)
-                lengths[f].append(len(values))
-            sentences = record.get("sentences", ())
-            stems.extend(chain.from_iterable(sentences))
-            stem_counts.extend(map(len, sentences))
-            sentence_counts.append(len(sentences))
+    def __init__(self, records: Iterable[dict | None], df: dict[str, int], docs: int, chunk: int = 5000) -> None:
+        # Records are consumed ``chunk`` at a time and turned into arrays at once, so that only
+        # one chunk of parsed JSON is alive: at 1M nodes the dicts alone would take ~20 GB.
         # Term ids: the unique 64-bit string hashes (a collision among a few million terms has
-        # odds of ~1e-7), found by one NumPy sort.
-        everything = list(chain.from_iterable(terms[f] for f in _SET_FIELDS))
-        hashes = np.fromiter(map(hash, everything), dtype=np.int64, count=len(everything))
-        _, first, ids = np.unique(hashes, return_index=True, return_inverse=True)
-        bounds = np.cumsum([0] + [len(terms[f]) for f in _SET_FIELDS])
+        # odds of ~1e-7), found by NumPy sorts; the df of a term is looked up once per chunk.
+        hashes: dict[str, list[np.ndarray]] = {f: [] for f in _SET_FIELDS}
+        lengths: dict[str, list[np.ndarray]] = {f: [] for f in _SET_FIELDS}
+        stems: list[np.ndarray] = []
+        stem_counts: list[np.ndarray] = []
+        sentence_counts: list[np.ndarray] = []
+        known_hash: list[np.ndarray] = []
+        known_df: list[np.ndarray] = []
+        rows = 0
+        iterator = iter(records)
+        while batch := list(islice(iterator, chunk)):
+            rows += len(batch)
+            batch = [record or {} for record in batch]
+            everything = []
+            for f in _SET_FIELDS:
+                values = [record.get(f, ()) for record in batch]
+                terms = list(chain.from_iterable(values))
+                everything.extend(terms)
+                hashes[f].append(np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms)))
+                lengths[f].append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+            sentences = list(chain.from_iterable(record.get("sentences", ()) for record in batch))
+            flat = list(chain.from_iterable(sentences))
+            stems.append(np.fromiter(flat, dtype=np.int64, count=len(flat)))
+            stem_counts.append(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)))
+            sentence_counts.append(np.fromiter((len(record.get("sentences", ())) for record in batch),
+                                               dtype=np.int64, count=len(batch)))
+            chunk_hashes = np.concatenate([hashes[f][-1] for f in _SET_FIELDS])
+            unique, first = np.unique(chunk_hashes, return_index=True)
+            known_hash.append(unique)
+            known_df.append(np.fromiter((df.get(everything[i], 0) for i in first.tolist()), dtype=np.float64,
+                                        count=len(first)))
+        all_hashes = np.concatenate(known_hash) if known_hash else np.zeros(0, dtype=np.int64)
+        term_hash, first = np.unique(all_hashes, return_index=True)
+        term_df = np.concatenate(known_df)[first] if len(first) else np.zeros(0)
         self.sets = {}
-        for f, lo, hi in zip(_SET_FIELDS, bounds[:-1], bounds[1:]):
-            indptr = np.concatenate(([0], np.cumsum(lengths[f], dtype=np.int64)))
-            matrix = sparse.csr_matrix((np.ones(hi - lo), ids[lo:hi], indptr), shape=(len(records), len(first)))
+        for f in _SET_FIELDS:
+            field_hashes = np.concatenate(hashes[f]) if hashes[f] else np.zeros(0, dtype=np.int64)
+            ids = np.searchsorted(term_hash, field_hashes)
+            indptr = np.concatenate(([0], np.cumsum(np.concatenate(lengths[f]) if lengths[f] else [], dtype=np.int64)))
+            matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
             matrix.sort_indices()  # sets: no repeated term in a row
             self.sets[f] = matrix
         log_docs = math.log(docs + 2)
-        term_df = np.fromiter((df.get(everything[i], 0) for i in first.tolist()), dtype=np.float64, count=len(first))
         self.idf = log_docs - np.log1p(term_df)
         stem_df = np.zeros(STEM_BUCKETS, dtype=np.float64)
         for term, n in df.items():
             if term.startswith("~"):
                 stem_df[int(term[1:])] = n
         self.stem_idf = log_docs - np.log1p(stem_df)
-        self.stems = np.asarray(stems, dtype=np.int64)
+        self.stems = np.concatenate(stems) if stems else np.zeros(0, dtype=np.int64)
+        stem_counts = np.concatenate(stem_counts) if stem_counts else np.zeros(0, dtype=np.int64)
+        sentence_counts = np.concatenate(sentence_counts) if sentence_counts else np.zeros(0, dtype=np.int64)
         self.stem_ptr = np.concatenate(([0], np.cumsum(stem_counts, dtype=np.int64)))
         self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
         sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
@@ -647,12 +674,15 @@ def feature_rows(profiles: _Profiles, a: np.ndarray, b: np.ndarray, cos: np.ndar
     return np.column_stack([COLUMNS[f](profiles, a, b, cos, ts) for f in FEATURES]) if len(a) else np.zeros((0, len(FEATURES)))
 
 
-def _load_profiles(engine, rowids: np.ndarray) -> list[dict | None]:
-    """Stored profiles (JSON) of these rows; None for a row deleted since the snapshot.
-    Profiles never change for a row id (an update is a new row), so no transaction is needed."""
-    found = {rowid: json.loads(text) for rowid, text in _select_in(
-        engine.store.reader(), "SELECT rowid, profile FROM articles WHERE rowid IN ({})", np.sort(rowids).tolist())}
-    return [found.get(r) for r in rowids.tolist()]
+def _load_profiles(engine, rowids: np.ndarray, chunk: int = 5000) -> Iterator[dict | None]:
+    """Stored profiles (JSON) of these rows, in this order, parsed a chunk at a time; None for
+    a row deleted since the snapshot. Profiles never change for a row id (an update is a new
+    row), so no transaction is needed."""
+    db = engine.store.reader()
+    for start in range(0, len(rowids), chunk):
+        part = rowids[start:start + chunk]
+        found = dict(_select_in(db, "SELECT rowid, profile FROM articles WHERE rowid IN ({})", np.sort(part).tolist()))
+        yield from (json.loads(found[r]) if r in found else None for r in part.tolist())
 
 
 class _EdgeScorer:
@@ -717,7 +747,7 @@ def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.
     key = pa * n + pb
     fresh = known[np.minimum(np.searchsorted(known, key), len(known) - 1)] != key
     pa, pb = pa[fresh], pb[fresh]
-    pcos = np.einsum("ij,ij->i", snap.vectors[pa], snap.vectors[pb]).astype(np.float64)
+    pcos = _pair_cosines(snap.vectors, pa, pb)
     keep = (pcos >= config.min_cosine) & _comparable(snap, pa, pb, window, multilingual)
     pa, pb, pcos = pa[keep], pb[keep], pcos[keep]
     return np.concatenate([a, pa]), np.concatenate([b, pb]), np.concatenate([score, scorer(pa, pb, pcos)]), len(pa)
