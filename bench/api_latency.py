@@ -97,19 +97,15 @@ def wait_ready(client: httpx.Client, server: subprocess.Popen) -> None:
         time.sleep(0.5)
 
 
-def server_model_seconds(response: httpx.Response) -> float:
-    """The ``model`` entry of the answer's Server-Timing header, in seconds."""
-    for entry in response.headers["server-timing"].split(","):
-        name, _, duration = entry.strip().partition(";dur=")
-        if name == "model":
-            return float(duration) / 1000
-    raise ValueError("no model entry in Server-Timing")
+def server_timing(response: httpx.Response) -> dict[str, float]:
+    """The answer's Server-Timing header ({"model": s, "engine": s}), in seconds."""
+    entries = (entry.strip().partition(";dur=") for entry in response.headers["server-timing"].split(","))
+    return {name: float(duration) / 1000 for name, _, duration in entries}
 
 
 def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[dict],
-            posted: list[dict], fsync: bool) -> tuple[list[float], list[float], list[float], Counter]:
-    """(POST seconds, server's model seconds, client's model seconds, relations) per posted
-    article."""
+            posted: list[dict], fsync: bool) -> tuple[list[float], list[dict], list[float], Counter]:
+    """(POST seconds, Server-Timing, client's model seconds, relations) per posted article."""
     port = free_port()
     env = {**os.environ, "STORYCLUST_FSYNC": "true" if fsync else "false"}
     server = subprocess.Popen([sys.executable, "-m", "storyclust.cli", "serve", "--port", str(port),
@@ -130,7 +126,7 @@ def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[
                 response = client.post("/articles", json=article)
                 post.append(time.perf_counter() - start)
                 response.raise_for_status()
-                model.append(server_model_seconds(response))
+                model.append(server_timing(response))
                 relations[response.json()["relation"]] += 1
             for article in warmup + posted:  # back to the filled store, for the next run
                 client.delete(f"/articles/{article['id']}").raise_for_status()
@@ -167,15 +163,19 @@ def main() -> None:
     engine.store.close()
     del engine  # the server is the single writer from here on
 
-    post, model, client_model, relations = timings(data_dir, encoder, max_seq_length, warmup, posted,
+    post, server, client_model, relations = timings(data_dir, encoder, max_seq_length, warmup, posted,
                                                    fsync=not args.no_fsync)
     print(f"\nPOST /articles, one client, sequential, {stored} stored articles, {len(posted)} posts, "
           f"fsync {'off' if args.no_fsync else 'on'} (relations: {dict(relations)}; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"{'':34}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
-    beyond = [p - m for p, m in zip(post, model)]
+    beyond = [p - t["model"] for p, t in zip(post, server)]
+    model = [t["model"] for t in server]
+    engine_rest = [t["engine"] for t in server]
+    http = [p - t["model"] - t["engine"] for p, t in zip(post, server)]
     for name, values in (("POST /articles (HTTP)", post), ("model, in the server", model),
-                         ("model, client side", client_model), ("POST minus model, per request", beyond)):
+                         ("model, client side", client_model), ("POST minus model, per request", beyond),
+                         ("  engine beyond the model", engine_rest), ("  HTTP, validation, JSON", http)):
         print(f"{name:34}{ms(values):9.1f}{ms(values, 90):9.1f}{ms(values, 99):9.1f}"
               f"{1000 * statistics.fmean(values):9.1f}")
     overhead = ms(post) - ms(model)

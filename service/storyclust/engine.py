@@ -379,7 +379,11 @@ class Engine:
     def _same_story(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> Decision:
         a = p.article
         # A text without words (emoji, punctuation) reports no event: it can only be a copy.
-        candidates = [c for c in candidates if self._in_window(p, c) and c.profile.terms] if p.profile.terms else []
+        # Pairs below min_pair_cosine are not scored: they practically never are one story, and
+        # most candidates of an article that starts a story are such pairs.
+        floor = self.settings.min_pair_cosine
+        candidates = [c for c in candidates if cosine_of[c.rowid] >= floor and self._in_window(p, c)
+                      and c.profile.terms] if p.profile.terms else []
         scores, rows = self._pair_scores(p, candidates, cosine_of)
         rows_by_rowid = {c.rowid: r for c, r in zip(candidates, rows)}
         by_story: dict[str, list[tuple[float, Candidate]]] = {}
@@ -390,7 +394,10 @@ class Engine:
         stories = []
         m = self.settings.story_members_compared
         for cluster_id, scored in ranked:
-            scored = self._complete_story(p, cluster_id, scored, m)
+            # A story none of whose candidates reaches the threshold cannot average above it
+            # (its other members are further from the article): not worth scoring them.
+            if max(s for s, _ in scored) >= self.threshold:
+                scored = self._complete_story(p, cluster_id, scored, m)
             values = [s for s, _ in scored]
             stories.append({"cluster_id": cluster_id, "score": float(np.mean(values)),
                             "max": float(max(values)), "compared": len(values)})
