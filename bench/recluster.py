@@ -340,12 +340,24 @@ def measure_job(data_dir: Path) -> dict:
 MEMORY_PARTS = ("engine", "term_stats", "faiss", "lsh")
 
 
+def trim() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``), so that
+    RSS counts what is held, not the high-water mark of temporary buffers (SQLite rows, NumPy
+    chunks) that the allocator kept for reuse."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc: RSS then includes retained free memory
+        pass
+
+
 def measure_memory(data_dir: Path, part: str) -> float:
     """MB of RSS that one in-memory structure over this store adds to a process that has
     loaded the encoder: the whole Engine, or one of its parts built alone (each in its own
     process, so that memory freed by one is not counted against another)."""
-    import gc
-
     import psutil
 
     from storyclust.embedding import shared_encoder
@@ -358,7 +370,7 @@ def measure_memory(data_dir: Path, part: str) -> float:
     settings = Settings(data_dir=data_dir)
     encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads)
     store = Store(data_dir)
-    gc.collect()
+    trim()
     rss = psutil.Process().memory_info().rss
     if part == "engine":
         kept = Engine(settings, encoder=encoder)
@@ -371,7 +383,7 @@ def measure_memory(data_dir: Path, part: str) -> float:
                 kept.add(ids, embeddings)
             else:
                 kept.add_many(zip(ids.tolist(), signatures))
-    gc.collect()
+    trim()
     grown = psutil.Process().memory_info().rss - rss
     del kept
     return round(grown / 2**20, 1)

@@ -341,7 +341,11 @@ def _neighbour_pairs(vectors: np.ndarray, ts: np.ndarray, dated: int, window: fl
             return scores, np.where(found >= 0, found + lo, -1)
     else:
         method = "ivf"
-        index = _ivf_index(vectors)
+        # Each query scans only the in-window part of its nprobe lists, so the cost per query is
+        # cells (coarse search) + nprobe x window / cells (scan): best near sqrt(nprobe x window),
+        # whatever the store's size (x2: a scanned vector costs more than a centroid in BLAS).
+        window_nodes = cost / max(n, 1)
+        index = _ivf_index(vectors, int(np.clip(math.sqrt(2 * config.ivf_nprobe * window_nodes), 64, 4096)))
 
         def search(s, e, lo, hi):
             if (lo, hi) == (0, n):
@@ -365,10 +369,11 @@ def _neighbour_pairs(vectors: np.ndarray, ts: np.ndarray, dated: int, window: fl
     return np.concatenate(src), np.concatenate(dst), np.concatenate(cos).astype(np.float64), method
 
 
-def _ivf_index(vectors: np.ndarray) -> faiss.Index:
-    """A temporary inverted-file index over all nodes, ids = node positions."""
+def _ivf_index(vectors: np.ndarray, cells: int) -> faiss.Index:
+    """A temporary inverted-file index over all nodes, ids = node positions. More cells: less
+    scanning per query, costlier coarse search and training."""
     n, dim = vectors.shape
-    cells = int(np.clip(4 * math.sqrt(n), 64, 2048))  # more cells: less scanning, costlier training
+    cells = min(cells, max(1, n // 20))
     sample = np.random.default_rng(0).choice(n, min(n, cells * 20), replace=False)
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
     index.cp.niter = 10  # k-means rounds: cells only need to be roughly right
@@ -911,7 +916,8 @@ def _plan(snap: _Snapshot, node_label: np.ndarray, a: np.ndarray, b: np.ndarray,
     moved = kept_of_label[label] != staying[old]
     left = set(staying[np.unique(old[moved])].tolist())
     touched = set(label[moved].tolist()) | {lab for lab, k in kept.items() if k in left}
-    touched |= {lab for lab, k in kept.items() if k in renamed.values()}
+    merged_into = set(renamed.values())  # a set: ``in dict.values()`` is a linear scan (quadratic plan)
+    touched |= {lab for lab, k in kept.items() if k in merged_into}
 
     parts_of: dict[int, dict[int, int]] = defaultdict(dict)
     for lab, o in zip(pair_label.tolist(), pair_old.tolist()):
