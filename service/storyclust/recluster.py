@@ -45,7 +45,7 @@ from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
 from .article import parse_published
-from .features import FEATURES
+from .features import FEATURES, RARITY_MIN_DOCS
 from .profile import STEM_BUCKETS
 
 log = logging.getLogger(__name__)
@@ -496,6 +496,7 @@ class _Profiles:
             matrix.sort_indices()  # sets: no repeated term in a row
             self.sets[f] = matrix
         log_docs = math.log(docs + 2)
+        self.rarity_scale = math.log(max(docs, RARITY_MIN_DOCS) + 2)  # as features.pair_features
         self.idf = log_docs - np.log1p(term_df)
         stem_df = np.zeros(STEM_BUCKETS, dtype=np.float64)
         for term, n in df.items():
@@ -612,8 +613,8 @@ def _column_cosine(p, a, b, cos, ts):
     return cos
 
 
-def _column_entity_shared_idf(p, a, b, cos, ts):
-    return np.log1p(p.weighted_jaccard("entities", a, b)[1])
+def _column_entity_shared_rel_idf(p, a, b, cos, ts):
+    return np.log1p(p.weighted_jaccard("entities", a, b)[1] / p.rarity_scale)
 
 
 def _column_term_wjaccard(p, a, b, cos, ts):
@@ -658,7 +659,7 @@ def _column_log_shorter_terms(p, a, b, cos, ts):
 # Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.
 COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "cosine": _column_cosine,
-    "entity_shared_idf": _column_entity_shared_idf,
+    "entity_shared_rel_idf": _column_entity_shared_rel_idf,
     "term_wjaccard": _column_term_wjaccard,
     "sentence_align": _column_sentence_align,
     "title_wjaccard": _column_title_wjaccard,
