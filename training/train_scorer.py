@@ -28,7 +28,11 @@ from storyclust.term_stats import TermStats
 from .corpus import DEV_SETS, Doc, cached_encoder, prepare_set
 
 NEIGHBOURS = 20
-THRESHOLD = 0.2  # story score to join; one value for every set (see bench/accuracy.py)
+# Story score to join; one value for every set. Chosen on the out-of-fold one-pass results of
+# bench/accuracy.py over all three dev sets together (B3 F1 at 0.2 / 0.3 / 0.4: ECB+ 0.853 /
+# 0.860 / 0.868, AllSides 0.741 / 0.766 / 0.767, clustmcms-en 0.932 / 0.934 / 0.935), capped by
+# the seeds: 002-003 score 0.36, so 0.4 would split them.
+THRESHOLD = 0.3
 REGULARISATION = 0.1  # inverse L2 strength: generalises better across dev sets than 1.0 (leave-one-set-out AUC)
 
 
