@@ -35,7 +35,6 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "allsides-train" / "articles.js
 # --- B: the naive script --------------------------------------------------------------------------
 def naive(input_path: str, output_path: str) -> int:
     import faiss
-    import numpy as np
 
     from storyclust.article import ArticleError, parse_article
     from storyclust.cli import CHUNK
