@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -23,6 +24,21 @@ def load_dataset(name: str, lang: str | None = None, limit: int | None = None) -
     if lang:
         rows = [r for r in rows if r.get("lang") == lang]
     return rows[:limit] if limit else rows
+
+
+def reformat(text: str) -> str:
+    """The same text as another site might serve it: HTML tags and entities, curly quotes, odd
+    spacing, upper case and full-width digits (everything normalisation must undo)."""
+    out, opened = [], True
+    for ch in text.upper():
+        if ch == '"':
+            out.append("\u201c" if opened else "\u201d")
+            opened = not opened
+        else:
+            out.append("\u2019" if ch == "'" else ch)
+    paragraphs = [html.escape(p, quote=False).replace(". ", ".&nbsp; \t", 3) for p in "".join(out).split("\n") if p.strip()]
+    body = "\r\n".join(f'<p class="story">  {p} </p>' for p in paragraphs)
+    return "<div>\n" + body.translate({ord(str(d)): 0xFF10 + d for d in range(10)}) + "<br/></div>"
 
 
 @pytest.fixture(scope="session")

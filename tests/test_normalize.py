@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 import pytest
-from conftest import load_dataset
+from conftest import load_dataset, reformat
 
 from storyclust import minhash
 from storyclust.normalize import clean, content_hash, normalize, strip_html, words
@@ -59,24 +59,8 @@ def test_words_of_any_script():
 
 
 # --- the hash on real articles ---------------------------------------------------------------
-def _reformat(text: str) -> str:
-    """The same text as another site might serve it: HTML, entities, curly quotes, odd spacing,
-    upper case and full-width digits."""
-    curly, opened = [], True
-    for ch in text.upper():
-        if ch == '"':
-            curly.append("\u201c" if opened else "\u201d")
-            opened = not opened
-        else:
-            curly.append("\u2019" if ch == "'" else ch)
-    paragraphs = [html.escape(p, quote=False).replace(". ", ".&nbsp;\t ", 2)
-                  for p in "".join(curly).split("\n") if p.strip()]
-    body = "\r\n".join(f'<p class="story">  {p}  </p>' for p in paragraphs)
-    return "<div>\n" + body.translate({ord(str(d)): 0xFF10 + d for d in range(10)}) + "<br/></div>"
-
-
 def test_content_hash_equal_for_reformatted_copies(bodies):
-    reformatted = [_reformat(text) for text in bodies]
+    reformatted = [reformat(text) for text in bodies]
     assert all(r != t for r, t in zip(reformatted, bodies))
     assert [content_hash(r) for r in reformatted] == [content_hash(t) for t in bodies]
     # Each transformation alone, too.
@@ -117,7 +101,7 @@ def test_content_hash_is_stable():
 # --- shingles used for near-duplicates ----------------------------------------------------------
 def test_shingles_ignore_formatting(bodies):
     for text in bodies[:10]:
-        assert minhash.shingles(_reformat(text), 3) == minhash.shingles(text, 3)
+        assert minhash.shingles(reformat(text), 3) == minhash.shingles(text, 3)
 
 
 def test_texts_without_words_do_not_share_one_signature():

@@ -4,7 +4,6 @@ different events of one ECB+ topic must never be taken for copies (precision).""
 
 from __future__ import annotations
 
-import html
 import itertools
 import random
 import re
@@ -12,7 +11,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
-from conftest import load_dataset
+from conftest import load_dataset, reformat
 
 from storyclust import minhash
 from storyclust.article import parse_article
@@ -37,20 +36,6 @@ def pick_originals() -> list[dict]:
 
 
 # --- how copies are made --------------------------------------------------------------------------
-def reformat(text: str) -> str:
-    """Whitespace, case, typographic quotes, HTML tags and entities, full-width digits."""
-    out, opened = [], True
-    for ch in text.upper():
-        if ch == '"':
-            out.append("\u201c" if opened else "\u201d")
-            opened = not opened
-        else:
-            out.append("\u2019" if ch == "'" else ch)
-    paragraphs = [html.escape(p, quote=False).replace(". ", ".&nbsp; \t", 3) for p in "".join(out).split("\n") if p.strip()]
-    body = "\r\n".join(f'<p class="story">  {p} </p>' for p in paragraphs)
-    return "<div>\n" + body.translate({ord(str(d)): 0xFF10 + d for d in range(10)}) + "<br/></div>"
-
-
 DATELINES = ("WASHINGTON (Reuters) - ", "LONDON (AP) \u2014 ", "SINGAPORE (AFP) - ")
 BOILERPLATE = (
     "\n(Reporting by Jane Smith in Washington; Additional reporting by Tom Lee; Editing by Mark Heinrich)",
