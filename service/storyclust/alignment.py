@@ -30,8 +30,9 @@ def _flatten(sentences: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
     return stems, np.repeat(np.arange(len(sentences)), lengths)
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``range(s, s + n)`` for each start and length."""
+def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``range(s, s + n)`` for each start and length (also the nightly job's
+    sort-merge joins)."""
     total = int(lengths.sum())
     if not total:
         return np.zeros(0, dtype=np.int64)
@@ -59,7 +60,7 @@ def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats
     # Every (my sentence, their sentence) pair that shares a stem, with that stem's weight.
     first = np.searchsorted(my_stems, their_stems, "left")
     matches = np.searchsorted(my_stems, their_stems, "right") - first
-    mine = my_sentence[_ranges(first, matches)]
+    mine = my_sentence[concatenated_ranges(first, matches)]
     their = np.repeat(their_sentence, matches)
     shared = np.bincount(mine * n_theirs + their, weights=np.repeat(their_weight, matches),
                          minlength=n_mine * n_theirs).reshape(n_mine, n_theirs)

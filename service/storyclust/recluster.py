@@ -44,6 +44,7 @@ from scipy import sparse
 from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
+from .alignment import concatenated_ranges
 from .article import parse_published
 from .features import FEATURES, RARITY_MIN_DOCS
 from .profile import STEM_BUCKETS
@@ -538,7 +539,7 @@ class _Profiles:
         n_b = self.sentence_ptr[b + 1] - self.sentence_ptr[b]
         # Left: every stem of every sentence of each distinct first node, keyed (node, stem).
         nodes, node_of_edge = np.unique(a, return_inverse=True)
-        left_rows = _ranges(self.sentence_ptr[nodes], self.sentence_ptr[nodes + 1] - self.sentence_ptr[nodes])
+        left_rows = concatenated_ranges(self.sentence_ptr[nodes], self.sentence_ptr[nodes + 1] - self.sentence_ptr[nodes])
         left_node = np.repeat(np.arange(len(nodes)), np.diff(self.sentence_ptr)[nodes])
         left_stem, left_of = self._stems_of(left_rows)
         left_key = left_node[left_of] * STEM_BUCKETS + left_stem
@@ -547,7 +548,7 @@ class _Profiles:
         run_start = _segment_starts(left_key)
         run_key, run_length = left_key[run_start], np.diff(np.append(run_start, len(left_key)))
         # Right: each second node's sentences, one copy (t) per pair, keyed (first node, stem).
-        right_rows = _ranges(self.sentence_ptr[b], n_b)
+        right_rows = concatenated_ranges(self.sentence_ptr[b], n_b)
         right_edge = np.repeat(np.arange(len(a)), n_b)
         right_stem, right_t = self._stems_of(right_rows)
         right_key = node_of_edge[right_edge[right_t]] * STEM_BUCKETS + right_stem
@@ -560,7 +561,7 @@ class _Profiles:
             return out
         # Shared idf mass of each (t, my sentence) pair.
         n_rows = len(self.mass)
-        key = np.repeat(right_t, matches) * n_rows + left_row[_ranges(lo, matches)]
+        key = np.repeat(right_t, matches) * n_rows + left_row[concatenated_ranges(lo, matches)]
         order = np.argsort(key)
         key = key[order]
         first = _segment_starts(key)
@@ -592,21 +593,12 @@ class _Profiles:
     def _stems_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stems of these sentence rows, and for each stem its index in ``rows``."""
         counts = self.stem_ptr[rows + 1] - self.stem_ptr[rows]
-        return self.stems[_ranges(self.stem_ptr[rows], counts)], np.repeat(np.arange(len(rows)), counts)
+        return self.stems[concatenated_ranges(self.stem_ptr[rows], counts)], np.repeat(np.arange(len(rows)), counts)
 
 
 def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """Where each run of equal values begins."""
     return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-
-
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + c)`` for each start and count."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts)
-    return offsets + np.arange(total)
 
 
 def _column_cosine(p, a, b, cos, ts):
