@@ -13,21 +13,12 @@ candidates, against well under 1 ms here).
 
 from __future__ import annotations
 
-from itertools import chain
-
 import numpy as np
 
 from .profile import Profile
 from .term_stats import TermStats
 
 BEST_PAIRS = 3  # sentence pairs averaged: one shared boilerplate line must not decide
-
-
-def _flatten(sentences: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
-    """(stems, the sentence each belongs to) of a list of sentences."""
-    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-    stems = np.fromiter(chain.from_iterable(sentences), dtype=np.int64, count=int(lengths.sum()))
-    return stems, np.repeat(np.arange(len(sentences)), lengths)
 
 
 def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -45,15 +36,20 @@ def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats
     """For each of ``others``, the mean IDF-weighted Jaccard of its best-aligned sentence pairs
     with ``profile``; 0 where either side has no sentence."""
     out = np.zeros(len(others))
-    theirs = [s for o in others for s in o.sentences]
-    if not profile.sentences or not theirs:
+    counts = np.fromiter((len(o.sentences) for o in others), dtype=np.int64, count=len(others))
+    n_mine, n_theirs = len(profile.sentences), int(counts.sum())
+    if not n_mine or not n_theirs:
         return out
-    my_stems, my_sentence = _flatten(list(profile.sentences))
+    my_stems, my_sentence = profile.sentence_stems
     order = np.argsort(my_stems, kind="stable")
     my_stems, my_sentence = my_stems[order], my_sentence[order]
-    their_stems, their_sentence = _flatten(theirs)
+    has = np.flatnonzero(counts)
+    flat = [others[k].sentence_stems for k in has.tolist()]
+    stem_counts = np.fromiter((len(f[0]) for f in flat), dtype=np.int64, count=len(flat))
+    starts = np.concatenate(([0], np.cumsum(counts[has])[:-1]))  # first sentence of each, in theirs
+    their_stems = np.concatenate([f[0] for f in flat])
+    their_sentence = np.concatenate([f[1] for f in flat]) + np.repeat(starts, stem_counts)
     my_weight, their_weight = stats.stem_idf(my_stems), stats.stem_idf(their_stems)
-    n_mine, n_theirs = len(profile.sentences), len(theirs)
     my_mass = np.bincount(my_sentence, weights=my_weight, minlength=n_mine)
     their_mass = np.bincount(their_sentence, weights=their_weight, minlength=n_theirs)
 
@@ -67,14 +63,16 @@ def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats
     union = my_mass[:, None] + their_mass[None, :] - shared
     similarity = np.divide(shared, union, out=np.zeros(shared.shape), where=union > 0)
 
-    counts = np.fromiter((len(o.sentences) for o in others), dtype=np.int64, count=len(others))
-    has = np.flatnonzero(counts)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[has]
+    # Per candidate, the best match of each of my sentences and of each of theirs, side by
+    # side in one row (padded with -1, below any similarity), and the mean of the row's top 3.
     best_of_mine = np.maximum.reduceat(similarity, starts, axis=1)  # [n_mine, candidates with sentences]
     best_of_theirs = similarity.max(axis=0)
-    for column, k in enumerate(has.tolist()):
-        start = starts[column]
-        best = np.concatenate((best_of_mine[:, column], best_of_theirs[start:start + counts[k]]))
-        top = np.partition(best, len(best) - BEST_PAIRS)[-BEST_PAIRS:] if len(best) > BEST_PAIRS else best
-        out[k] = top.mean()
+    widths = n_mine + counts[has]
+    table = np.full((len(has), int(widths.max())), -1.0)
+    table[:, :n_mine] = best_of_mine.T
+    row = np.repeat(np.arange(len(has)), counts[has])
+    table[row, n_mine + np.arange(n_theirs) - np.repeat(starts, counts[has])] = best_of_theirs
+    if table.shape[1] > BEST_PAIRS:
+        table = np.partition(table, table.shape[1] - BEST_PAIRS, axis=1)[:, -BEST_PAIRS:]
+    out[has] = np.maximum(table, 0.0).sum(axis=1) / np.minimum(widths, BEST_PAIRS)
     return out

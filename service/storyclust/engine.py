@@ -29,7 +29,7 @@ from .alignment import sentence_alignment
 from .article import Article
 from .config import Settings
 from .embedding import Encoder, shared_encoder
-from .features import FEATURES, feature_matrix, pair_features
+from .features import FEATURES, pair_feature_matrix
 from .language import detect_language
 from .lsh_index import LSHIndex
 from .normalize import clean, content_hash
@@ -363,13 +363,11 @@ class Engine:
         """P(same story) for each candidate, and the feature rows behind them."""
         if not candidates:
             return np.zeros(0), []
-        aligned = sentence_alignment(p.profile, [c.profile for c in candidates], self.stats)
-        rows = [
-            pair_features(p.profile, p.published_ts, cosine_of[c.rowid], c.profile, c.published_ts,
-                          self.stats, float(aligned[i]))
-            for i, c in enumerate(candidates)
-        ]
-        return self.scorer.score(feature_matrix(rows)), rows
+        profiles = [c.profile for c in candidates]
+        aligned = sentence_alignment(p.profile, profiles, self.stats)
+        matrix = pair_feature_matrix(p.profile, p.published_ts, np.array([cosine_of[c.rowid] for c in candidates]),
+                                     profiles, [c.published_ts for c in candidates], self.stats, aligned)
+        return self.scorer.score(matrix), matrix.tolist()
 
     def _in_window(self, p: Prepared, c: Candidate) -> bool:
         if p.published_ts is None or c.published_ts is None:

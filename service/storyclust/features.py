@@ -22,7 +22,7 @@ import numpy as np
 
 from .alignment import sentence_alignment
 from .profile import Profile
-from .term_stats import TermStats
+from .term_stats import SLOT_FIELDS, TermStats
 
 FEATURES = (
     "cosine",
@@ -38,7 +38,7 @@ FEATURES = (
     "log_shorter_terms",
 )
 RARITY_MIN_DOCS = 30
-__all__ = ["FEATURES", "feature_matrix", "pair_features", "sentence_alignment"]
+__all__ = ["FEATURES", "feature_matrix", "pair_feature_matrix", "pair_features", "sentence_alignment"]
 
 
 def _weighted_jaccard(a: frozenset[str], b: frozenset[str], stats: TermStats) -> tuple[float, float]:
@@ -72,3 +72,65 @@ def pair_features(profile: Profile, published_ts: float | None, cosine: float, o
 
 def feature_matrix(rows: list[list[float]]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+def pair_feature_matrix(profile: Profile, published_ts: float | None, cosines: np.ndarray,
+                        others: list[Profile], other_ts: list[float | None], stats: TermStats,
+                        alignment: np.ndarray) -> np.ndarray:
+    """:func:`pair_features` of one article against many, as one matrix (equal up to float
+    rounding, ~1e-15). Online ingest scores every candidate of every article: the weighted
+    sets are compared by slot (see :meth:`TermStats.slots`) in a few NumPy passes over all
+    candidates and fields at once instead of a Python call per set and pair."""
+    n = len(others)
+    out = np.zeros((n, len(FEATURES)))
+    if not n:
+        return out
+    jaccard, shared = _weighted_jaccards(stats.slots(profile), [stats.slots(o) for o in others], stats)
+    entities, terms, title_terms = (SLOT_FIELDS.index(f) for f in ("entities", "terms", "title_terms"))
+    out[:, 0] = cosines
+    out[:, 1] = np.log1p(shared[:, entities] / math.log(max(stats.docs, RARITY_MIN_DOCS) + 2))
+    out[:, 2] = jaccard[:, terms]
+    out[:, 3] = alignment
+    out[:, 4] = jaccard[:, title_terms]
+    numbers, years = profile.numbers, profile.years
+    if numbers:
+        common = np.fromiter((len(numbers & o.numbers) for o in others), dtype=np.float64, count=n)
+        sizes = np.fromiter((len(o.numbers) for o in others), dtype=np.float64, count=n)
+        out[:, 5] = common / (len(numbers) + sizes - common)
+    if years:
+        shared_years = np.fromiter((not years.isdisjoint(o.years) for o in others), dtype=bool, count=n)
+        dated_years = np.fromiter((bool(o.years) for o in others), dtype=bool, count=n)
+        out[:, 6] = shared_years
+        out[:, 7] = dated_years & ~shared_years
+    if published_ts is not None:
+        ts = np.array([np.nan if t is None else t for t in other_ts], dtype=np.float64)
+        dated = ~np.isnan(ts)
+        out[:, 8] = dated
+        out[:, 9] = np.log1p(np.where(dated, np.abs(published_ts - ts) / 86400.0, 0.0))
+    sizes = np.fromiter((len(o.terms) for o in others), dtype=np.float64, count=n)
+    out[:, 10] = np.log1p(np.minimum(len(profile.terms), sizes))
+    return out
+
+
+def _weighted_jaccards(mine: np.ndarray, theirs: list[np.ndarray], stats: TermStats) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_weighted_jaccard` of each field of one article (``slot * fields + field`` keys,
+    see :meth:`TermStats.slots`) against the same field of each of ``theirs``: (IDF-weighted
+    Jaccard, IDF sum of the shared terms), arrays [len(theirs), fields]."""
+    n, fields = len(theirs), len(SLOT_FIELDS)
+    lengths = np.fromiter(map(len, theirs), dtype=np.int64, count=n)
+    keys = np.concatenate(theirs)
+    group = np.repeat(np.arange(n) * fields, lengths) + keys % fields  # (candidate, field)
+    weight = stats.slot_idf(keys // fields)
+    known = np.sort(mine)
+    if len(known):
+        is_shared = known[np.minimum(known.searchsorted(keys), len(known) - 1)] == keys
+    else:
+        is_shared = np.zeros(len(keys), dtype=bool)
+    size = n * fields
+    shared = np.bincount(group, weights=np.where(is_shared, weight, 0.0), minlength=size).reshape(n, fields)
+    count = np.bincount(group, weights=is_shared, minlength=size).reshape(n, fields)
+    total = np.bincount(group, weights=weight, minlength=size).reshape(n, fields)
+    my_total = np.bincount(mine % fields, weights=stats.slot_idf(mine // fields), minlength=fields)
+    union = my_total + total - shared
+    jaccard = np.divide(shared, union, out=np.zeros((n, fields)), where=(count > 0) & (union > 0))
+    return jaccard, np.where(count > 0, shared, 0.0)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain
 
+import numpy as np
 import regex
 
 from .normalize import clean
@@ -71,11 +74,28 @@ class Profile:
         return cls(*(frozenset(data.get(k, ())) for k in _FIELDS),
                    tuple(tuple(s) for s in data.get("sentences", ())))
 
+    @cached_property
+    def memo(self) -> dict:
+        """Derived data of this (immutable) profile that other modules compute once and keep
+        with it, e.g. its terms' slots in :class:`TermStats`: a stored article is compared
+        with many new ones while its profile sits in the engine's cache."""
+        return {}
+
     def all_terms(self) -> frozenset[str]:
         """Every key counted in the corpus document frequencies."""
-        stems = {f"~{b}" for sentence in self.sentences for b in sentence}
-        return (self.entities | self.terms | self.title_terms | {"#" + n for n in self.numbers | self.years}
-                | stems)
+        terms = self.memo.get("all_terms")
+        if terms is None:
+            stems = {f"~{b}" for sentence in self.sentences for b in sentence}
+            terms = self.memo["all_terms"] = (self.entities | self.terms | self.title_terms
+                                              | {"#" + n for n in self.numbers | self.years} | stems)
+        return terms
+
+    @cached_property
+    def sentence_stems(self) -> tuple[np.ndarray, np.ndarray]:
+        """(stems, the sentence each belongs to) of all sentences, flattened for alignment."""
+        lengths = np.fromiter(map(len, self.sentences), dtype=np.int64, count=len(self.sentences))
+        stems = np.fromiter(chain.from_iterable(self.sentences), dtype=np.int64, count=int(lengths.sum()))
+        return stems, np.repeat(np.arange(len(self.sentences)), lengths)
 
 
 def _tokens(text: str) -> list[str]:

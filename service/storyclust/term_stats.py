@@ -7,6 +7,7 @@ follow the feed being clustered; they live in memory and are persisted by the st
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -14,9 +15,11 @@ from itertools import repeat
 
 import numpy as np
 
-from .profile import STEM_BUCKETS
+from .profile import STEM_BUCKETS, Profile
 
 STEM_PREFIX = "~"  # profile keys of hashed sentence stems: "~<bucket>"
+SLOT_FIELDS = ("entities", "terms", "title_terms")  # the weighted sets of the pair features
+_instances = itertools.count(1)
 
 
 class TermStats:
@@ -29,17 +32,47 @@ class TermStats:
         # The same for sentence stems, by bucket in one array (8 MB whatever the corpus size):
         # sentence alignment weighs thousands of stems per posted article in one NumPy lookup.
         self._stem_log_df = np.zeros(STEM_BUCKETS, dtype=np.float64)
+        # And for the other terms, by slot: a term keeps its slot for the life of this object,
+        # so a stored profile's terms are looked up once (see :meth:`slots`) and every later
+        # comparison with it is one NumPy gather instead of a Python pass over its sets.
+        self._slot: dict[str, int] = {}  # slots from 1: 0 is "none" for the lookups
+        self._slot_log_df = np.zeros(1024, dtype=np.float64)
+        self._token = next(_instances)  # tells this object's cached slots from another's
+        words = [(t, v) for t, v in self._log_df.items() if not t.startswith(STEM_PREFIX)]
+        self._assign(words)
         for term, value in self._log_df.items():
             if term.startswith(STEM_PREFIX):
                 self._stem_log_df[int(term[1:])] = value
 
+    def _assign(self, items: list[tuple[str, float]]) -> None:
+        """Store log(df + 1) of non-stem terms by slot, giving new terms the next slots."""
+        slot, slots = len(self._slot), []
+        for term, _ in items:
+            s = self._slot.get(term)
+            if s is None:
+                slot += 1
+                s = self._slot[term] = slot
+            slots.append(s)
+        if slot >= len(self._slot_log_df):
+            grown = np.zeros(max(2 * len(self._slot_log_df), slot + 1), dtype=np.float64)
+            grown[: len(self._slot_log_df)] = self._slot_log_df
+            self._slot_log_df = grown
+        if slots:
+            self._slot_log_df[slots] = [v for _, v in items]
+
     def _update(self, terms: Iterable[str], step: int) -> None:
+        df, log_df, words, stems = self.df, self._log_df, [], []
         for term in terms:
-            count = self.df[term] + step
-            self.df[term] = count
-            value = self._log_df[term] = math.log(max(count, 0) + 1)
-            if term.startswith(STEM_PREFIX):
-                self._stem_log_df[int(term[1:])] = value
+            count = df.get(term, 0) + step  # not df[term]: Counter's __missing__ is a Python call
+            df[term] = count
+            value = log_df[term] = math.log(max(count, 0) + 1)
+            if term[:1] == STEM_PREFIX:
+                stems.append((term, value))
+            else:
+                words.append((term, value))
+        if stems:
+            self._stem_log_df[[int(t[1:]) for t, _ in stems]] = [v for _, v in stems]
+        self._assign(words)
 
     def add(self, terms: Iterable[str]) -> None:
         self._update(terms, 1)
@@ -61,3 +94,28 @@ class TermStats:
         """Sum of the IDFs of ``terms`` (a set)."""
         terms = list(terms)
         return len(terms) * math.log(self.docs + 2) - sum(map(self._log_df.get, terms, repeat(0.0)))
+
+    # --- vectorised lookups -------------------------------------------------------------------
+    def slots(self, profile: Profile) -> np.ndarray:
+        """The profile's entities, terms and title terms (``SLOT_FIELDS``) as one array of
+        ``slot * 3 + field``. A term not counted yet gets a slot of its own (log(df + 1) = 0
+        there until it is counted), so slots never change and are cached on the profile."""
+        cached = profile.memo.get("slots")
+        if cached is not None and cached[0] == self._token:
+            return cached[1]
+        fields = len(SLOT_FIELDS)
+        out = np.concatenate([self._slots_of(getattr(profile, field)) * fields + f
+                              for f, field in enumerate(SLOT_FIELDS)])
+        profile.memo["slots"] = (self._token, out)
+        return out
+
+    def _slots_of(self, terms: frozenset[str]) -> np.ndarray:
+        slots = np.fromiter(map(self._slot.get, terms, repeat(0)), dtype=np.int64, count=len(terms))
+        if len(slots) and not slots.all():
+            self._assign([(t, 0.0) for t in terms if t not in self._slot])
+            slots = np.fromiter(map(self._slot.__getitem__, terms), dtype=np.int64, count=len(terms))
+        return slots
+
+    def slot_idf(self, slots: np.ndarray) -> np.ndarray:
+        """IDF of terms by slot, as :meth:`idf`."""
+        return math.log(self.docs + 2) - self._slot_log_df[slots]
