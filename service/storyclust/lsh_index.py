@@ -17,9 +17,11 @@ one binary search per band. A 32-bit band hash makes unrelated articles collide 
 odds ~n / 2^32 (1M stored: <1% of queries get one stray candidate), which costs nothing, since
 every candidate is verified on its signature and text.
 
-New articles go to a small unsorted buffer, scanned by one vectorised comparison per query, and
-are merged into the sorted arrays when it fills (one ``searchsorted`` + insert per band, ~0.1 s
-at 1M stored, every ``buffer`` adds). Removals are tombstones until the next merge.
+New articles go to a small unsorted buffer, found through a dict from (band, band hash) to
+row ids (37 dict lookups per query, however full the buffer; the dict holds ~10 MB when the
+default buffer of 4,096 is full, a constant beside the arrays), and are merged into the sorted
+arrays when it fills (one ``searchsorted`` + insert per band, ~0.1 s at 1M stored, every
+``buffer`` adds). Removals are tombstones until the next merge.
 Row ids must be below 2^32 (SQLite assigns them from 1 upwards).
 """
 
@@ -32,6 +34,8 @@ from datasketch import MinHashLSH
 
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
+_STEP = np.uint64(1 << 32)  # from one band key's entries to the next key's
+_LAST_KEY = np.uint32(0xFFFFFFFF)
 
 
 class LSHIndex:
@@ -39,8 +43,8 @@ class LSHIndex:
 
     num_perm: slots per signature (must match the stored signatures).
     threshold: Jaccard around which pairs start to collide (datasketch's banding for it).
-    buffer: adds kept unsorted before a merge: larger makes each query scan more (~1 us per
-        100 buffered articles), smaller merges more often (each merge copies every band).
+    buffer: adds kept unsorted before a merge: larger holds a larger dict (~2.5 KB per buffered
+        article), smaller merges more often (each merge copies every band).
     """
 
     def __init__(self, num_perm: int, threshold: float, buffer: int = 4096) -> None:
@@ -54,6 +58,9 @@ class LSHIndex:
         self._pending_keys = np.zeros((buffer, self.bands), dtype=np.uint32)
         self._pending_ids = np.zeros(buffer, dtype=np.int64)
         self._pending = 0
+        # (band << 32 | band hash) -> the buffered row id, or a tuple of them (rare collisions)
+        self._pending_lookup: dict[int, int | tuple[int, ...]] = {}
+        self._band_tags = np.arange(self.bands, dtype=np.uint64) << _SHIFT
         self._removed: set[int] = set()  # ids still in the main arrays but deleted
 
     # --- hashing ---------------------------------------------------------------------------
@@ -96,7 +103,9 @@ class LSHIndex:
         _, first = np.unique(ids, return_index=True)
         fresh = np.zeros(len(ids), dtype=bool)
         fresh[first] = True
-        fresh &= ~np.isin(ids, self._main_ids) & ~np.isin(ids, self._pending_ids[: self._pending])
+        at = np.minimum(np.searchsorted(self._main_ids, ids), max(len(self._main_ids) - 1, 0))
+        in_main = self._main_ids[at] == ids if len(self._main_ids) else np.zeros(len(ids), dtype=bool)
+        fresh &= ~in_main & ~np.isin(ids, self._pending_ids[: self._pending])
         if not fresh.any():
             return
         keys = self.band_keys(np.stack([items[i][1] for i in np.flatnonzero(fresh).tolist()]))
@@ -105,14 +114,40 @@ class LSHIndex:
             self._pending_keys[self._pending : self._pending + len(ids)] = keys
             self._pending_ids[self._pending : self._pending + len(ids)] = ids
             self._pending += len(ids)
+            self._index_pending(ids, keys)
             return
         self._merge(keys, ids)
+
+    def _lookup_keys(self, keys: np.ndarray) -> list[int]:
+        """The pending lookup's keys of one row of band hashes."""
+        return (keys.astype(np.uint64) | self._band_tags).tolist()
+
+    def _index_pending(self, ids: np.ndarray, keys: np.ndarray) -> None:
+        lookup = self._pending_lookup
+        for key, row in zip(ids.tolist(), keys):
+            for k in self._lookup_keys(row):
+                have = lookup.get(k)
+                if have is None:
+                    lookup[k] = key
+                else:
+                    lookup[k] = (*have, key) if isinstance(have, tuple) else (have, key)
+
+    def _unindex_pending(self, key: int, keys: np.ndarray) -> None:
+        lookup = self._pending_lookup
+        for k in self._lookup_keys(keys):
+            have = lookup[k]
+            if not isinstance(have, tuple):
+                del lookup[k]
+            else:
+                rest = tuple(i for i in have if i != key)
+                lookup[k] = rest if len(rest) > 1 else rest[0]
 
     def remove(self, key: int) -> None:
         where = np.flatnonzero(self._pending_ids[: self._pending] == key)
         if len(where):
             last = self._pending - 1
             i = int(where[0])
+            self._unindex_pending(int(key), self._pending_keys[i])
             self._pending_keys[i] = self._pending_keys[last]
             self._pending_ids[i] = self._pending_ids[last]
             self._pending = last
@@ -139,23 +174,30 @@ class LSHIndex:
         new_ids = np.sort(add_ids)
         self._main_ids = np.insert(main_ids, np.searchsorted(main_ids, new_ids), new_ids)
         self._pending = 0
+        self._pending_lookup.clear()
         self._removed.clear()
 
     # --- queries ---------------------------------------------------------------------------
     def query(self, signature: np.ndarray) -> list[int]:
         """Row ids agreeing with ``signature`` on every slot of at least one band."""
         keys = self.band_keys(signature)[0]
-        found = []
+        # Per band, the run of entries whose high 32 bits are the band's key: from (key << 32)
+        # to the next key's start ((key + 1) << 32, which wraps to 0 for the last key). One
+        # method call per band (np.searchsorted's wrapper costs several times the search).
         lows = keys.astype(np.uint64) << _SHIFT
-        for band in range(self.bands):
-            main = self._main[band]
-            lo = np.searchsorted(main, lows[band], "left")
-            hi = np.searchsorted(main, lows[band] | _LOW, "right")
-            if hi > lo:
-                found.append((main[lo:hi] & _LOW).astype(np.int64))
+        with np.errstate(over="ignore"):
+            bounds = np.stack((lows, lows + _STEP), axis=1)
+        runs = np.array([main.searchsorted(pair) for main, pair in zip(self._main, bounds)], dtype=np.int64)
+        runs[keys == _LAST_KEY, 1] = len(self._main_ids)  # every band holds one entry per main id
+        hit = np.flatnonzero(runs[:, 1] > runs[:, 0])
+        found = [(self._main[band][lo:hi] & _LOW).astype(np.int64)
+                 for band, (lo, hi) in zip(hit.tolist(), runs[hit].tolist())]
         if self._pending:
-            hit = (self._pending_keys[: self._pending] == keys).any(axis=1)
-            found.append(self._pending_ids[: self._pending][hit])
+            lookup = self._pending_lookup
+            for k in self._lookup_keys(keys):
+                have = lookup.get(k)
+                if have is not None:
+                    found.append(np.array(have if isinstance(have, tuple) else (have,), dtype=np.int64))
         if not found:
             return []
         out = np.unique(np.concatenate(found)).tolist()
