@@ -16,6 +16,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,9 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / "storyclust.sqlite3"
         self._local = threading.local()
+        # Document-frequency increments of the open transaction, written just before it
+        # commits: one upsert per distinct term of a batch rather than per term and article.
+        self._term_counts: Counter[str] = Counter()
         self.db = self._connect()
         self.db.executescript(SCHEMA)
         self._check_version()
@@ -171,13 +175,25 @@ class Store:
     # --- transactions ---------------------------------------------------------------------
     def begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
+        self._term_counts.clear()
 
     def commit(self) -> None:
+        self._write_term_counts()
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._term_counts.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
+
+    def _write_term_counts(self) -> None:
+        """Add the transaction's pending document-frequency increments to ``term_df``."""
+        if self._term_counts:
+            self.db.executemany(
+                "INSERT INTO term_df(term, df) VALUES(?, ?) ON CONFLICT(term) DO UPDATE SET df=df+excluded.df",
+                self._term_counts.items(),
+            )
+            self._term_counts.clear()
 
     # --- articles -------------------------------------------------------------------------
     def _article(self, row) -> StoredArticle | None:
@@ -218,10 +234,9 @@ class Store:
             "ON CONFLICT(cluster_id) DO UPDATE SET updated_at=excluded.updated_at",
             (cluster_id, now, now),
         )
-        self.db.executemany(
-            "INSERT INTO term_df(term, df) VALUES(?, 1) ON CONFLICT(term) DO UPDATE SET df=df+1",
-            ((t,) for t in profile.all_terms()),
-        )
+        self._term_counts.update(profile.all_terms())
+        if not self.db.in_transaction:  # autocommit: nothing to wait for
+            self._write_term_counts()
         return int(cursor.lastrowid)
 
     def delete(self, article_id: str) -> StoredArticle | None:
@@ -230,6 +245,7 @@ class Store:
         if article is None:
             return None
         profile = self.profiles([article.rowid])[article.rowid]
+        self._write_term_counts()  # the decrements below must find this transaction's rows
         self.db.execute("DELETE FROM articles WHERE rowid=?", (article.rowid,))
         self._pass_on_copies(article)
         self.db.executemany("UPDATE term_df SET df=df-1 WHERE term=?", ((t,) for t in profile.all_terms()))
