@@ -6,7 +6,10 @@ own time for one article. Target: p50 <= model p50 + 15 ms.
 The store is filled in-process (engine.ingest in batches) with allsides-train (short leads, cheap
 to embed) and wire copies of them up to --stored; the posted articles are full-length articles of
 the other dev sets in ../shared/data, so each is decided against the whole store. One client posts
-them one at a time to `storyclust serve` on loopback (keep-alive). The model's time is read from
+them one at a time to `storyclust serve` on loopback over one keep-alive connection of the
+standard library's http.client, which adds ~0.1 ms of its own; `--client httpx` times the same
+posts through httpx, a heavier Python client (~1-3 ms more per request on this machine, none of
+it the server's). The model's time is read from
 each answer's `Server-Timing` header (the server's own encode of that article), so "beyond the
 model" is measured per request, on the same process and load; as a cross-check the client also
 encodes the same text itself just before each POST ("model, client side").
@@ -17,6 +20,7 @@ posted articles are deleted again at the end, so a rerun sees the same store.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -28,6 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -97,14 +102,54 @@ def wait_ready(client: httpx.Client, server: subprocess.Popen) -> None:
         time.sleep(0.5)
 
 
-def server_timing(response: httpx.Response) -> dict[str, float]:
+def server_timing(headers: dict[str, str]) -> dict[str, float]:
     """The answer's Server-Timing header ({"model": s, "engine": s}), in seconds."""
-    entries = (entry.strip().partition(";dur=") for entry in response.headers["server-timing"].split(","))
+    entries = (entry.strip().partition(";dur=") for entry in headers["server-timing"].split(","))
     return {name: float(duration) / 1000 for name, _, duration in entries}
 
 
+class StdlibClient:
+    """POST and DELETE over one keep-alive http.client connection: the leanest Python client,
+    so that the time measured is the server's, not a client library's."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        self.connection.request(method, path, body=data, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class HttpxClient:
+    def __init__(self, port: int) -> None:
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+        response = self.client.request(method, path, json=body)
+        return response.status_code, dict(response.headers), response.content
+
+    def close(self) -> None:
+        self.client.close()
+
+
+CLIENTS = {"stdlib": StdlibClient, "httpx": HttpxClient}
+
+
+def call(client, method: str, path: str, body: dict | None = None) -> tuple[dict[str, str], bytes]:
+    status, headers, content = client.request(method, path, body)
+    if status >= 300:
+        raise SystemExit(f"{method} {path}: {status} {content[:300]!r}")
+    return headers, content
+
+
 def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[dict],
-            posted: list[dict], fsync: bool) -> tuple[list[float], list[dict], list[float], Counter]:
+            posted: list[dict], fsync: bool, client_kind: str) -> tuple[list[float], list[dict], list[float], Counter]:
     """(POST seconds, Server-Timing, client's model seconds, relations) per posted article."""
     port = free_port()
     env = {**os.environ, "STORYCLUST_FSYNC": "true" if fsync else "false"}
@@ -112,10 +157,12 @@ def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[
                                "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env=env)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            wait_ready(client, server)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as probe:
+            wait_ready(probe, server)
+        client = CLIENTS[client_kind](port)
+        try:
             for article in warmup:
-                client.post("/articles", json=article).raise_for_status()
+                call(client, "POST", "/articles", article)
             post, model, client_model, relations = [], [], [], Counter()
             for article in posted:
                 text = embed_text(parse_article(article), max_seq_length)
@@ -123,14 +170,15 @@ def timings(data_dir: Path, encoder: Encoder, max_seq_length: int, warmup: list[
                 encoder.encode([text])
                 client_model.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                response = client.post("/articles", json=article)
+                headers, content = call(client, "POST", "/articles", article)
                 post.append(time.perf_counter() - start)
-                response.raise_for_status()
-                model.append(server_timing(response))
-                relations[response.json()["relation"]] += 1
+                model.append(server_timing(headers))
+                relations[json.loads(content)["relation"]] += 1
             for article in warmup + posted:  # back to the filled store, for the next run
-                client.delete(f"/articles/{article['id']}").raise_for_status()
+                call(client, "DELETE", "/articles/" + quote(article["id"], safe="/"))
             return post, model, client_model, relations
+        finally:
+            client.close()
     finally:
         server.terminate()
         server.wait(60)
@@ -146,6 +194,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--no-fsync", action="store_true", help="serve with STORYCLUST_FSYNC=false")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="stdlib",
+                        help="the HTTP client that times the posts (default: http.client)")
     args = parser.parse_args()
 
     pool = [row for name in POSTED_SETS for row in load_set(name)]
@@ -164,9 +214,9 @@ def main() -> None:
     del engine  # the server is the single writer from here on
 
     post, server, client_model, relations = timings(data_dir, encoder, max_seq_length, warmup, posted,
-                                                   fsync=not args.no_fsync)
+                                                   fsync=not args.no_fsync, client_kind=args.client)
     print(f"\nPOST /articles, one client, sequential, {stored} stored articles, {len(posted)} posts, "
-          f"fsync {'off' if args.no_fsync else 'on'} (relations: {dict(relations)}; load average "
+          f"fsync {'off' if args.no_fsync else 'on'}, client {args.client} (relations: {dict(relations)}; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"{'':34}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
     beyond = [p - t["model"] for p, t in zip(post, server)]
