@@ -17,6 +17,7 @@ it only taught the model that near-copies are rare among same-story pairs.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -78,44 +79,59 @@ def pair_feature_matrix(profile: Profile, published_ts: float | None, cosines: n
                         others: list[Profile], other_ts: list[float | None], stats: TermStats,
                         alignment: np.ndarray) -> np.ndarray:
     """:func:`pair_features` of one article against many, as one matrix (equal up to float
-    rounding, ~1e-15). Online ingest scores every candidate of every article: the weighted
-    sets are compared by slot (see :meth:`TermStats.slots`) in a few NumPy passes over all
-    candidates and fields at once instead of a Python call per set and pair."""
+    rounding, ~1e-15). Online ingest scores every candidate of every article: the sets are
+    compared by slot (see :meth:`TermStats.slots`) in a few NumPy passes over all candidates
+    and fields at once instead of a Python call per set and pair."""
     n = len(others)
     out = np.zeros((n, len(FEATURES)))
     if not n:
         return out
-    jaccard, shared = _weighted_jaccards(stats.slots(profile), [stats.slots(o) for o in others], stats)
-    entities, terms, title_terms = (SLOT_FIELDS.index(f) for f in ("entities", "terms", "title_terms"))
+    o = _overlaps(stats.slots(profile), [stats.slots(other) for other in others], stats)
+    entities, terms, title_terms, numbers, years = (SLOT_FIELDS.index(f) for f in
+                                                    ("entities", "terms", "title_terms", "numbers", "years"))
     out[:, 0] = cosines
-    out[:, 1] = np.log1p(shared[:, entities] / math.log(max(stats.docs, RARITY_MIN_DOCS) + 2))
-    out[:, 2] = jaccard[:, terms]
+    out[:, 1] = np.log1p(o.shared_weight[:, entities] / math.log(max(stats.docs, RARITY_MIN_DOCS) + 2))
+    out[:, 2] = o.weighted_jaccard(terms)
     out[:, 3] = alignment
-    out[:, 4] = jaccard[:, title_terms]
-    numbers, years = profile.numbers, profile.years
-    if numbers:
-        common = np.fromiter((len(numbers & o.numbers) for o in others), dtype=np.float64, count=n)
-        sizes = np.fromiter((len(o.numbers) for o in others), dtype=np.float64, count=n)
-        out[:, 5] = common / (len(numbers) + sizes - common)
-    if years:
-        shared_years = np.fromiter((not years.isdisjoint(o.years) for o in others), dtype=bool, count=n)
-        dated_years = np.fromiter((bool(o.years) for o in others), dtype=bool, count=n)
+    out[:, 4] = o.weighted_jaccard(title_terms)
+    if o.my_size[numbers]:
+        common = o.shared_count[:, numbers]
+        out[:, 5] = common / (o.my_size[numbers] + o.their_size[:, numbers] - common)
+    if o.my_size[years]:
+        shared_years = o.shared_count[:, years] > 0
         out[:, 6] = shared_years
-        out[:, 7] = dated_years & ~shared_years
+        out[:, 7] = (o.their_size[:, years] > 0) & ~shared_years
     if published_ts is not None:
-        ts = np.array([np.nan if t is None else t for t in other_ts], dtype=np.float64)
+        ts = np.array(other_ts, dtype=np.float64)  # None -> nan
         dated = ~np.isnan(ts)
         out[:, 8] = dated
         out[:, 9] = np.log1p(np.where(dated, np.abs(published_ts - ts) / 86400.0, 0.0))
-    sizes = np.fromiter((len(o.terms) for o in others), dtype=np.float64, count=n)
-    out[:, 10] = np.log1p(np.minimum(len(profile.terms), sizes))
+    out[:, 10] = np.log1p(np.minimum(o.my_size[terms], o.their_size[:, terms]))
     return out
 
 
-def _weighted_jaccards(mine: np.ndarray, theirs: list[np.ndarray], stats: TermStats) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_weighted_jaccard` of each field of one article (``slot * fields + field`` keys,
-    see :meth:`TermStats.slots`) against the same field of each of ``theirs``: (IDF-weighted
-    Jaccard, IDF sum of the shared terms), arrays [len(theirs), fields]."""
+@dataclass
+class _Overlaps:
+    """Per candidate and field: the IDF sum and count of the shared keys, and of theirs; per
+    field, of mine."""
+
+    shared_weight: np.ndarray
+    shared_count: np.ndarray
+    their_weight: np.ndarray
+    their_size: np.ndarray
+    my_weight: np.ndarray
+    my_size: np.ndarray
+
+    def weighted_jaccard(self, field: int) -> np.ndarray:
+        """:func:`_weighted_jaccard` of the field with each candidate."""
+        shared, count = self.shared_weight[:, field], self.shared_count[:, field]
+        union = self.my_weight[field] + self.their_weight[:, field] - shared
+        return np.divide(shared, union, out=np.zeros(len(shared)), where=(count > 0) & (union > 0))
+
+
+def _overlaps(mine: np.ndarray, theirs: list[np.ndarray], stats: TermStats) -> _Overlaps:
+    """Overlaps of one article's keys (``slot * fields + field``, :meth:`TermStats.slots`)
+    with each of ``theirs``, field by field."""
     n, fields = len(theirs), len(SLOT_FIELDS)
     lengths = np.fromiter(map(len, theirs), dtype=np.int64, count=n)
     keys = np.concatenate(theirs)
@@ -127,10 +143,11 @@ def _weighted_jaccards(mine: np.ndarray, theirs: list[np.ndarray], stats: TermSt
     else:
         is_shared = np.zeros(len(keys), dtype=bool)
     size = n * fields
-    shared = np.bincount(group, weights=np.where(is_shared, weight, 0.0), minlength=size).reshape(n, fields)
-    count = np.bincount(group, weights=is_shared, minlength=size).reshape(n, fields)
-    total = np.bincount(group, weights=weight, minlength=size).reshape(n, fields)
-    my_total = np.bincount(mine % fields, weights=stats.slot_idf(mine // fields), minlength=fields)
-    union = my_total + total - shared
-    jaccard = np.divide(shared, union, out=np.zeros((n, fields)), where=(count > 0) & (union > 0))
-    return jaccard, np.where(count > 0, shared, 0.0)
+    per_pair = lambda w: np.bincount(group, weights=w, minlength=size).reshape(n, fields)  # noqa: E731
+    mine_field = mine % fields
+    return _Overlaps(
+        shared_weight=per_pair(np.where(is_shared, weight, 0.0)), shared_count=per_pair(is_shared),
+        their_weight=per_pair(weight), their_size=per_pair(None),
+        my_weight=np.bincount(mine_field, weights=stats.slot_idf(mine // fields), minlength=fields),
+        my_size=np.bincount(mine_field, minlength=fields).astype(np.float64),
+    )

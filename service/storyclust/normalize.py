@@ -44,11 +44,16 @@ def strip_html(text: str) -> str:
 _RECENT_TEXTS = 64
 
 
+def clean_uncached(text: str) -> str:
+    """:func:`clean` without the cache, for pieces (lines) that would only push bodies out of it."""
+    text = unicodedata.normalize("NFKC", strip_html(text)).translate(_QUOTES)
+    return _SPACE.sub(" ", text).strip()
+
+
 @lru_cache(maxsize=_RECENT_TEXTS)
 def clean(text: str) -> str:
     """Display-safe text: no HTML, NFKC, folded quotes, single spaces; case kept."""
-    text = unicodedata.normalize("NFKC", strip_html(text)).translate(_QUOTES)
-    return _SPACE.sub(" ", text).strip()
+    return clean_uncached(text)
 
 
 @lru_cache(maxsize=_RECENT_TEXTS)

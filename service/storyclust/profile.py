@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 import regex
 
-from .normalize import clean
+from .normalize import clean, clean_uncached
 
 # Words written capitalised that name no one: sentence starters, titles, weekdays, months.
 _CAPITALISED_NOISE = frozenset(
@@ -85,10 +85,17 @@ class Profile:
         """Every key counted in the corpus document frequencies."""
         terms = self.memo.get("all_terms")
         if terms is None:
-            stems = {f"~{b}" for sentence in self.sentences for b in sentence}
-            terms = self.memo["all_terms"] = (self.entities | self.terms | self.title_terms
-                                              | {"#" + n for n in self.numbers | self.years} | stems)
+            words, stems, _ = self.counted_terms
+            terms = self.memo["all_terms"] = frozenset(words + stems)
         return terms
+
+    @cached_property
+    def counted_terms(self) -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray]:
+        """:meth:`all_terms` split into (words, sentence-stem keys ``"~<bucket>"``, their
+        buckets), for :class:`TermStats`, which keeps stems in an array by bucket."""
+        buckets = sorted({b for sentence in self.sentences for b in sentence})
+        words = self.entities | self.terms | self.title_terms | {"#" + n for n in self.numbers | self.years}
+        return tuple(words), tuple(f"~{b}" for b in buckets), np.array(buckets, dtype=np.int64)
 
     @cached_property
     def sentence_stems(self) -> tuple[np.ndarray, np.ndarray]:
@@ -98,16 +105,50 @@ class Profile:
         return stems, np.repeat(np.arange(len(self.sentences)), lengths)
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(clean(text))
+def _tokens(text: str, limit: int | None = None) -> list[str]:
+    """The first ``limit`` tokens (all if None) of the cleaned text, reading no more of a long
+    text than needed: tokens hold no space, so the tokens before a space are the same in the
+    prefix that ends there as in the whole text."""
+    text = clean(text)
+    if limit is not None:
+        end = limit * 8  # ~5 characters a word in most scripts: usually one pass
+        while end < len(text):
+            space = text.find(" ", end)
+            if space < 0:
+                break
+            tokens = _TOKEN.findall(text, 0, space)
+            if len(tokens) >= limit:
+                return tokens[:limit]
+            end *= 2
+    tokens = _TOKEN.findall(text)
+    return tokens if limit is None else tokens[:limit]
+
+
+# token -> its content term ("" for none). Most tokens of a new article were seen before, and
+# the test below costs several string operations per token, for tokens read ~5 times an
+# article (profile, title, each sentence). Cleared when full: a bounded, always-correct cache.
+_TERMS: dict[str, str] = {}
+_TERMS_KEPT = 1 << 16
+
+
+def _content_term(token: str) -> str:
+    low = token.casefold().strip(".'’-")
+    if low and low not in _STOP and not _NUMBER.match(low) and (len(low) > 2 or not low.isascii()):
+        return low
+    return ""
 
 
 def _content_terms(tokens: list[str]) -> set[str]:
-    out = set()
-    for token in tokens:
-        low = token.casefold().strip(".'’-")
-        if low and low not in _STOP and not _NUMBER.match(low) and (len(low) > 2 or not low.isascii()):
-            out.add(low)
+    terms = list(map(_TERMS.get, tokens))
+    if None in terms:
+        if len(_TERMS) > _TERMS_KEPT:
+            _TERMS.clear()
+        for i, term in enumerate(terms):
+            if term is None:
+                token = tokens[i]
+                terms[i] = _TERMS[token] = _content_term(token)
+    out = set(terms)
+    out.discard("")
     return out
 
 
@@ -119,41 +160,82 @@ def _number(token: str) -> str | None:
 
 
 def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
+    """Hashed stems of the first sentences (of :func:`clean_lines`, split at sentence ends and
+    line breaks). Lines are cleaned one at a time and only until enough is read: a sentence
+    never spans a line break, so this equals splitting the whole cleaned text."""
     out = []
     words = 0
-    for sentence in _SENTENCE_SPLIT.split(clean_lines(text)):
-        tokens = _TOKEN.findall(sentence)  # already clean
-        words += len(tokens)
-        stems = {zlib.crc32(t[:_STEM].encode("utf-8")) % STEM_BUCKETS for t in _content_terms(tokens)}
-        if len(stems) >= _SENTENCE_MIN_TERMS:
-            out.append(tuple(sorted(stems)))
-        if len(out) >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
-            break
+    lines = text.splitlines()
+    # A one-line body is the body, whose clean() the cache holds; other lines are not cached.
+    clean_line = clean if len(lines) == 1 else clean_uncached
+    for line in lines:
+        for sentence in _SENTENCE_SPLIT.split(clean_line(line)):
+            tokens = _TOKEN.findall(sentence)  # already clean
+            words += len(tokens)
+            stems = {_stem(t) for t in _content_terms(tokens)}
+            if len(stems) >= _SENTENCE_MIN_TERMS:
+                out.append(tuple(sorted(stems)))
+            if len(out) >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
+                return tuple(out)
     return tuple(out)
+
+
+_STEMS: dict[str, int] = {}  # term -> stem bucket, bounded like _TERMS
+
+
+def _stem(term: str) -> int:
+    bucket = _STEMS.get(term)
+    if bucket is None:
+        if len(_STEMS) > _TERMS_KEPT:
+            _STEMS.clear()
+        bucket = _STEMS[term] = zlib.crc32(term[:_STEM].encode("utf-8")) % STEM_BUCKETS
+    return bucket
 
 
 def clean_lines(text: str) -> str:
     """Clean each line but keep the line breaks, which end headlines and list items."""
-    return "\n".join(clean(line) for line in text.splitlines())
+    return "\n".join(clean_uncached(line) for line in text.splitlines())
+
+
+# token -> what it can contribute to a profile, whatever the article: for a capitalised token
+# (its lower case, the entity it names or None), for a number ("", the number or None), else
+# None. Bounded like _TERMS.
+_ROLES: dict[str, tuple[str, str | None] | None] = {}
+
+
+def _role(token: str) -> tuple[str, str | None] | None:
+    first = token[:1]
+    if first.isupper():
+        low = token.casefold().strip(".'’-")
+        entity = low.replace("’", "'").removesuffix("'s") if low not in _CAPITALISED_NOISE and len(low) > 1 else None
+        return token.lower(), entity
+    if first.isdigit():
+        number = _number(token)
+        return "", number if number and number not in {"1", "2", "3"} else None
+    return None
 
 
 def build_profile(title: str | None, text: str) -> Profile:
-    body = _tokens(text)[:_PROFILE_WORDS]
+    body = _tokens(text, _PROFILE_WORDS)
     head = _tokens(title or "")
     tokens = head + body
-    lower_seen = {t for t in tokens if t[:1].islower()}
+    distinct = set(tokens)  # everything below is a set: each distinct token is read once
+    lower_seen = {t for t in distinct if t[:1].islower()}
     entities, numbers = set(), set()
-    for token in tokens:
-        first = token[:1]
-        if first.isupper():
-            low = token.casefold().strip(".'’-")
-            # A capitalised word that also appears in lower case is a sentence starter.
-            if low not in _CAPITALISED_NOISE and token.lower() not in lower_seen and len(low) > 1:
-                entities.add(low.replace("’", "'").removesuffix("'s"))
-        elif first.isdigit():
-            number = _number(token)
-            if number and number not in {"1", "2", "3"}:
-                numbers.add(number)
+    if len(_ROLES) > _TERMS_KEPT:
+        _ROLES.clear()
+    for token in distinct:
+        role = _ROLES.get(token, _ROLES)
+        if role is _ROLES:
+            role = _ROLES[token] = _role(token)
+        if role is None or role[1] is None:
+            continue
+        lower, value = role
+        if not lower:
+            numbers.add(value)
+        # A capitalised word that also appears in lower case is a sentence starter.
+        elif lower not in lower_seen:
+            entities.add(value)
     years = {n for n in numbers if _YEAR.match(n)}
     return Profile(frozenset(entities), frozenset(numbers - years),
                    frozenset(years), frozenset(_content_terms(tokens)), frozenset(_content_terms(head)),

@@ -7,10 +7,9 @@ follow the feed being clustered; they live in memory and are persisted by the st
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from itertools import repeat
 
 import numpy as np
@@ -18,8 +17,8 @@ import numpy as np
 from .profile import STEM_BUCKETS, Profile
 
 STEM_PREFIX = "~"  # profile keys of hashed sentence stems: "~<bucket>"
-SLOT_FIELDS = ("entities", "terms", "title_terms")  # the weighted sets of the pair features
-_instances = itertools.count(1)
+# The profile sets the pair features compare, as counted keys (numbers and years as "#<n>").
+SLOT_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
 
 
 class TermStats:
@@ -37,42 +36,40 @@ class TermStats:
         # comparison with it is one NumPy gather instead of a Python pass over its sets.
         self._slot: dict[str, int] = {}  # slots from 1: 0 is "none" for the lookups
         self._slot_log_df = np.zeros(1024, dtype=np.float64)
-        self._token = next(_instances)  # tells this object's cached slots from another's
-        words = [(t, v) for t, v in self._log_df.items() if not t.startswith(STEM_PREFIX)]
-        self._assign(words)
+        self._token = object()  # tells this object's cached slots from another's (or a pickled copy's)
+        words = [t for t in self._log_df if not t.startswith(STEM_PREFIX)]
+        self._assign(words, [self._log_df[t] for t in words])
         for term, value in self._log_df.items():
             if term.startswith(STEM_PREFIX):
                 self._stem_log_df[int(term[1:])] = value
 
-    def _assign(self, items: list[tuple[str, float]]) -> None:
+    def _assign(self, terms: list[str] | tuple[str, ...], values: list[float]) -> None:
         """Store log(df + 1) of non-stem terms by slot, giving new terms the next slots."""
-        slot, slots = len(self._slot), []
-        for term, _ in items:
-            s = self._slot.get(term)
-            if s is None:
-                slot += 1
-                s = self._slot[term] = slot
-            slots.append(s)
-        if slot >= len(self._slot_log_df):
-            grown = np.zeros(max(2 * len(self._slot_log_df), slot + 1), dtype=np.float64)
-            grown[: len(self._slot_log_df)] = self._slot_log_df
-            self._slot_log_df = grown
+        slots = list(map(self._slot.get, terms))
+        if None in slots:
+            for i, term in enumerate(terms):
+                if slots[i] is None:
+                    slots[i] = self._slot.setdefault(term, len(self._slot) + 1)
+            if len(self._slot) >= len(self._slot_log_df):
+                grown = np.zeros(max(2 * len(self._slot_log_df), len(self._slot) + 1), dtype=np.float64)
+                grown[: len(self._slot_log_df)] = self._slot_log_df
+                self._slot_log_df = grown
         if slots:
-            self._slot_log_df[slots] = [v for _, v in items]
+            self._slot_log_df[slots] = values
 
     def _update(self, terms: Iterable[str], step: int) -> None:
-        df, log_df, words, stems = self.df, self._log_df, [], []
+        df, log_df, values = self.df, self._log_df, []
+        terms = list(terms)
         for term in terms:
             count = df.get(term, 0) + step  # not df[term]: Counter's __missing__ is a Python call
             df[term] = count
-            value = log_df[term] = math.log(max(count, 0) + 1)
-            if term[:1] == STEM_PREFIX:
-                stems.append((term, value))
-            else:
-                words.append((term, value))
+            values.append(math.log(max(count, 0) + 1))
+        log_df.update(zip(terms, values))
+        stems = [(t, v) for t, v in zip(terms, values) if t[:1] == STEM_PREFIX]
         if stems:
             self._stem_log_df[[int(t[1:]) for t, _ in stems]] = [v for _, v in stems]
-        self._assign(words)
+        words = [(t, v) for t, v in zip(terms, values) if t[:1] != STEM_PREFIX]
+        self._assign([t for t, _ in words], [v for _, v in words])
 
     def add(self, terms: Iterable[str]) -> None:
         self._update(terms, 1)
@@ -81,6 +78,19 @@ class TermStats:
     def remove(self, terms: Iterable[str]) -> None:
         self._update(terms, -1)
         self.docs = max(0, self.docs - 1)
+
+    def add_profile(self, profile: Profile) -> None:
+        """:meth:`add` of ``profile.all_terms()``, for every ingested article, so counted in
+        C (Counter.update, map) from the profile's own split of words and stem buckets."""
+        words, stems, buckets = profile.counted_terms
+        terms = words + stems
+        self.df.update(terms)
+        counts = map(self.df.__getitem__, terms)
+        values = list(map(math.log, [c + 1 if c > 0 else 1 for c in counts]))
+        self._log_df.update(zip(terms, values))
+        self._stem_log_df[buckets] = values[len(words):]
+        self._assign(words, values[: len(words)])
+        self.docs += 1
 
     def idf(self, term: str) -> float:
         """Smoothed IDF; the article being scored counts as one more document."""
@@ -97,25 +107,32 @@ class TermStats:
 
     # --- vectorised lookups -------------------------------------------------------------------
     def slots(self, profile: Profile) -> np.ndarray:
-        """The profile's entities, terms and title terms (``SLOT_FIELDS``) as one array of
-        ``slot * 3 + field``. A term not counted yet gets a slot of its own (log(df + 1) = 0
-        there until it is counted), so slots never change and are cached on the profile."""
+        """The profile's sets of ``SLOT_FIELDS`` as one array of ``slot * len(SLOT_FIELDS) +
+        field``. A term not counted yet gets a slot of its own (log(df + 1) = 0 there until it
+        is counted), so slots never change and are cached on the profile."""
         cached = profile.memo.get("slots")
-        if cached is not None and cached[0] == self._token:
+        if cached is not None and cached[0] is self._token:
             return cached[1]
         fields = len(SLOT_FIELDS)
-        out = np.concatenate([self._slots_of(getattr(profile, field)) * fields + f
+        out = np.concatenate([self._slots_of(_keys(profile, field)) * fields + f
                               for f, field in enumerate(SLOT_FIELDS)])
         profile.memo["slots"] = (self._token, out)
         return out
 
-    def _slots_of(self, terms: frozenset[str]) -> np.ndarray:
+    def _slots_of(self, terms: Collection[str]) -> np.ndarray:
         slots = np.fromiter(map(self._slot.get, terms, repeat(0)), dtype=np.int64, count=len(terms))
         if len(slots) and not slots.all():
-            self._assign([(t, 0.0) for t in terms if t not in self._slot])
+            missing = [t for t in terms if t not in self._slot]
+            self._assign(missing, [0.0] * len(missing))
             slots = np.fromiter(map(self._slot.__getitem__, terms), dtype=np.int64, count=len(terms))
         return slots
 
     def slot_idf(self, slots: np.ndarray) -> np.ndarray:
         """IDF of terms by slot, as :meth:`idf`."""
         return math.log(self.docs + 2) - self._slot_log_df[slots]
+
+
+def _keys(profile: Profile, field: str) -> Collection[str]:
+    """A profile set as the keys it is counted under (numbers and years: ``"#<n>"``)."""
+    values = getattr(profile, field)
+    return ["#" + n for n in values] if field in ("numbers", "years") else values
