@@ -92,6 +92,12 @@ class _LRU(OrderedDict):
             self.popitem(last=False)
 
 
+def _mean(values: list[float]) -> float:
+    """``float(np.mean(values))`` bit for bit (np.mean is this sum and division), without
+    np.mean's wrapper, which cost more than the sum for the few values of a story."""
+    return float(np.add.reduce(np.array(values, dtype=np.float64)) / len(values))
+
+
 def embed_text(article: Article, max_seq_length: int) -> str:
     """Headline and lead: what the model reads (the window holds ~max_seq_length tokens)."""
     text = clean(article.text)  # markup first: a page may open with kilobytes of <style>
@@ -113,7 +119,9 @@ class Engine:
         self.scorer = PairScorer.load(settings.scorer_path)
         self.threshold = settings.same_story_threshold if settings.same_story_threshold is not None else self.scorer.threshold
         self.lock = threading.RLock()  # the single writer
-        self._profiles: _LRU = _LRU(settings.profile_cache)
+        # Recently stored or compared articles as candidates, by row id: a candidate found here
+        # needs only its current story from the store, not its signature and profile JSON.
+        self._known: _LRU = _LRU(settings.profile_cache)
         df, docs = self.store.term_df()
         self.stats = TermStats(df, docs)
         self.vectors, self.lsh = self._load_indexes()
@@ -152,21 +160,28 @@ class Engine:
     # --- preparation (no lock: pure computation) -------------------------------------------
     def prepare(self, articles: Sequence[Article], timings: dict[str, float] | None = None) -> list[Prepared]:
         """Everything about the articles that does not depend on the store. The model's share
-        of the time is added to ``timings["model"]`` when given (the API reports it)."""
+        of the time is added to ``timings["model"]`` when given (the API reports it).
+
+        One article at a time, then the model on the batch: hashing, shingling, language and
+        profile all start from the cleaned body, which :func:`clean`'s small cache then holds
+        from the first of them to the last (done batch-wide, a batch of 128 pushed each body
+        out before its next use and every body was cleaned three times)."""
         if not articles:
             return []
-        limit = self.settings.max_seq_length
+        limit, size = self.settings.max_seq_length, self.settings.shingle_size
+        parts = []
+        for a in articles:
+            shingle_set = minhash.shingles(a.text, size)
+            text = embed_text(a, limit)
+            parts.append((a.lang or detect_language(clean(a.text)), content_hash(a.text),
+                          minhash.signature(shingle_set, self.settings.num_perm), len(shingle_set),
+                          build_profile(a.title, a.text), text))
         started = time.perf_counter()
-        embeddings = self.encoder.encode([embed_text(a, limit) for a in articles])
+        embeddings = self.encoder.encode([part[-1] for part in parts])
         if timings is not None:
             timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
-        sigs, sizes = minhash.signatures([a.text for a in articles], self.settings.num_perm,
-                                         self.settings.shingle_size)
-        return [
-            Prepared(a, a.lang or detect_language(clean(a.text)), content_hash(a.text), sigs[i],
-                     int(sizes[i]), embeddings[i], build_profile(a.title, a.text), a.published_ts)
-            for i, a in enumerate(articles)
-        ]
+        return [Prepared(a, lang, hash_, sig, shingles, embeddings[i], profile, a.published_ts)
+                for i, (a, (lang, hash_, sig, shingles, profile, _)) in enumerate(zip(articles, parts))]
 
     # --- ingestion ----------------------------------------------------------------------------
     def ingest(self, articles: Sequence[Article], dry_run: bool = False,
@@ -214,7 +229,7 @@ class Engine:
             self.vectors.remove([rowid])
             self.lsh.remove(rowid)
             self.stats.remove(p.profile.all_terms())
-            self._profiles.pop(rowid, None)
+            self._known.pop(rowid, None)
         if removed:  # deleted rows came back with the rollback
             self.vectors, self.lsh = self._load_indexes()
             self.stats = TermStats(*self.store.term_df())
@@ -243,8 +258,9 @@ class Engine:
         )
         self.vectors.add(np.array([rowid]), p.embedding.reshape(1, -1))
         self.lsh.add(rowid, p.signature)
-        self.stats.add(p.profile.all_terms())
-        self._profiles.put(rowid, p.profile)
+        self.stats.add_profile(p.profile)
+        self._known.put(rowid, Candidate(rowid, a.id, decision.cluster_id, p.lang, p.published_ts,
+                                         p.shingles, p.signature, p.profile))
         return decision, rowid
 
     def _new_cluster_id(self, article_id: str) -> str:
@@ -278,20 +294,19 @@ class Engine:
         self.vectors.remove([stored.rowid])
         self.lsh.remove(stored.rowid)
         self.stats.remove(profile.all_terms())
-        self._profiles.pop(stored.rowid, None)
+        self._known.pop(stored.rowid, None)
         return True
 
     def _profile_of(self, rowid: int) -> Profile:
-        if rowid not in self._profiles:
-            self._profiles.put(rowid, self.store.profiles([rowid])[rowid])
-        return self._profiles[rowid]
+        known = self._known.get(rowid)
+        return known.profile if known is not None else self.store.profiles([rowid])[rowid]
 
     def _candidates(self, rowids: list[int]) -> list[Candidate]:
-        """Stored articles to compare with, their profiles from the cache where held: parsing a
-        profile's JSON costs more than the rest of a candidate's row together."""
-        candidates = self.store.candidates(rowids, self._profiles)
+        """Stored articles to compare with, from the cache where held: parsing a profile's JSON
+        costs more than the rest of a candidate's row together."""
+        candidates = self.store.candidates(rowids, self._known)
         for c in candidates:
-            self._profiles.put(c.rowid, c.profile)
+            self._known.put(c.rowid, c)
         return candidates
 
     # --- the decision -----------------------------------------------------------------------
@@ -369,19 +384,17 @@ class Engine:
                                      profiles, [c.published_ts for c in candidates], self.stats, aligned)
         return self.scorer.score(matrix), matrix.tolist()
 
-    def _in_window(self, p: Prepared, c: Candidate) -> bool:
-        if p.published_ts is None or c.published_ts is None:
-            return True
-        return abs(p.published_ts - c.published_ts) <= self.settings.time_window_days * 86400
-
     def _same_story(self, p: Prepared, candidates: list[Candidate], cosine_of: dict[int, float]) -> Decision:
         a = p.article
         # A text without words (emoji, punctuation) reports no event: it can only be a copy.
         # Pairs below min_pair_cosine are not scored: they practically never are one story, and
         # most candidates of an article that starts a story are such pairs.
         floor = self.settings.min_pair_cosine
-        candidates = [c for c in candidates if cosine_of[c.rowid] >= floor and self._in_window(p, c)
-                      and c.profile.terms] if p.profile.terms else []
+        window = self.settings.time_window_days * 86400
+        ts = p.published_ts
+        candidates = [c for c in candidates if cosine_of[c.rowid] >= floor and c.profile.terms
+                      and (ts is None or c.published_ts is None or abs(ts - c.published_ts) <= window)
+                      ] if p.profile.terms else []
         scores, rows = self._pair_scores(p, candidates, cosine_of)
         rows_by_rowid = {c.rowid: r for c, r in zip(candidates, rows)}
         by_story: dict[str, list[tuple[float, Candidate]]] = {}
@@ -397,10 +410,11 @@ class Engine:
             if max(s for s, _ in scored) >= self.threshold:
                 scored = self._complete_story(p, cluster_id, scored, m)
             values = [s for s, _ in scored]
-            stories.append({"cluster_id": cluster_id, "score": float(np.mean(values)),
+            stories.append({"cluster_id": cluster_id, "score": _mean(values),
                             "max": float(max(values)), "compared": len(values)})
         stories.sort(key=lambda s: -s["score"])
-        top = sorted(zip(scores.tolist(), candidates), key=lambda t: -t[0])[:5]
+        score_list = scores.tolist()
+        top = [(score_list[i], candidates[i]) for i in np.argsort(-scores, kind="stable")[:5].tolist()]
         matches = [{"id": c.id, "cluster_id": c.cluster_id, "score": round(s, 4)} for s, c in top]
         evidence = {
             "stories": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()} for s in stories[:3]],

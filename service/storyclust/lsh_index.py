@@ -100,12 +100,17 @@ class LSHIndex:
             raise ValueError("LSHIndex row ids must lie in [0, 2^32)")
         if self._removed and self._removed.intersection(ids.tolist()):
             self._merge()  # a row id reused after a delete: drop its old bands first
-        _, first = np.unique(ids, return_index=True)
         fresh = np.zeros(len(ids), dtype=bool)
-        fresh[first] = True
-        at = np.minimum(np.searchsorted(self._main_ids, ids), max(len(self._main_ids) - 1, 0))
-        in_main = self._main_ids[at] == ids if len(self._main_ids) else np.zeros(len(ids), dtype=bool)
-        fresh &= ~in_main & ~np.isin(ids, self._pending_ids[: self._pending])
+        if len(ids) == 1:  # the online case: one article at a time
+            fresh[0] = True
+        else:
+            fresh[np.unique(ids, return_index=True)[1]] = True
+        if len(self._main_ids):
+            at = np.minimum(self._main_ids.searchsorted(ids), len(self._main_ids) - 1)
+            fresh &= self._main_ids[at] != ids
+        if self._pending:
+            pending = self._pending_ids[: self._pending]
+            fresh &= ~(pending == ids[0]).any() if len(ids) == 1 else ~np.isin(ids, pending)
         if not fresh.any():
             return
         keys = self.band_keys(np.stack([items[i][1] for i in np.flatnonzero(fresh).tolist()]))

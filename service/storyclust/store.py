@@ -27,6 +27,11 @@ from .profile import Profile
 
 SCHEMA_VERSION = 1
 
+
+def _select_in(db: sqlite3.Connection, sql: str, values: list) -> list[tuple]:
+    """Rows of ``sql`` with its ``{}`` replaced by one placeholder per value."""
+    return db.execute(sql.format(",".join("?" * len(values))), values).fetchall()
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -276,23 +281,27 @@ class Store:
         rows = self.db.execute(f"SELECT rowid, profile FROM articles WHERE rowid IN ({marks})", rowids)
         return {r: Profile.from_json(json.loads(p)) for r, p in rows}
 
-    def candidates(self, rowids: list[int], known: Mapping[int, Profile] | None = None) -> list[Candidate]:
-        """The rows to compare a new article with; profiles in ``known`` are not read again."""
+    def candidates(self, rowids: list[int], known: Mapping[int, Candidate] | None = None) -> list[Candidate]:
+        """The rows to compare a new article with, in row-id order. Of a row in ``known`` only
+        the story is read again (nothing else of a stored row changes); the rest in full."""
         if not rowids:
             return []
         known = known if known is not None else {}
-        marks = ",".join("?" * len(rowids))
-        rows = self.db.execute(
-            "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature "
-            f"FROM articles WHERE rowid IN ({marks})", rowids,
-        ).fetchall()
-        missing = [r[0] for r in rows if r[0] not in known]
-        profiles = self.profiles(missing) if missing else {}
-        return [
-            Candidate(r[0], r[1], r[2], r[3], r[4], r[5], np.frombuffer(r[6], dtype=np.uint32),
-                      known[r[0]] if r[0] in known else profiles[r[0]])
-            for r in rows
-        ]
+        held = [r for r in rowids if r in known]
+        out: dict[int, Candidate] = {}
+        if held:
+            for rowid, cluster_id in _select_in(self.db, "SELECT rowid, cluster_id FROM articles WHERE rowid IN ({})", held):
+                c = known[rowid]
+                out[rowid] = c if c.cluster_id == cluster_id else Candidate(
+                    rowid, c.id, cluster_id, c.lang, c.published_ts, c.shingles, c.signature, c.profile)
+        missing = [r for r in rowids if r not in known]
+        if missing:
+            rows = _select_in(self.db, "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature, "
+                                       "profile FROM articles WHERE rowid IN ({})", missing)
+            for r in rows:
+                out[r[0]] = Candidate(r[0], r[1], r[2], r[3], r[4], r[5], np.frombuffer(r[6], dtype=np.uint32),
+                                      Profile.from_json(json.loads(r[7])))
+        return [out[r] for r in sorted(out)]
 
     def cluster_rowids(self, cluster_id: str, limit: int) -> list[int]:
         """Up to ``limit`` members of a story, originals before duplicates, newest first."""
