@@ -61,6 +61,7 @@ class Prepared:
     embedding: np.ndarray
     profile: Profile
     published_ts: float | None
+    band_keys: np.ndarray | None = None  # the signature's LSH band hashes, computed per batch
 
 
 @dataclass
@@ -180,7 +181,8 @@ class Engine:
         embeddings = self.encoder.encode([part[-1] for part in parts])
         if timings is not None:
             timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
-        return [Prepared(a, lang, hash_, sig, shingles, embeddings[i], profile, a.published_ts)
+        band_keys = self.lsh.band_keys(np.array([part[2] for part in parts]))
+        return [Prepared(a, lang, hash_, sig, shingles, embeddings[i], profile, a.published_ts, band_keys[i])
                 for i, (a, (lang, hash_, sig, shingles, profile, _)) in enumerate(zip(articles, parts))]
 
     # --- ingestion ----------------------------------------------------------------------------
@@ -257,7 +259,7 @@ class Engine:
             evidence={**decision.evidence, "matches": decision.matches},
         )
         self.vectors.add(np.array([rowid]), p.embedding.reshape(1, -1))
-        self.lsh.add(rowid, p.signature)
+        self.lsh.add(rowid, p.signature, p.band_keys)
         self.stats.add_profile(p.profile)
         self._known.put(rowid, Candidate(rowid, a.id, decision.cluster_id, p.lang, p.published_ts,
                                          p.shingles, p.signature, p.profile))
@@ -321,7 +323,7 @@ class Engine:
 
         ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours)
         cosine_of = dict(zip(ids.tolist(), cosines.tolist()))
-        lsh_only = [r for r in self.lsh.query(p.signature) if r not in cosine_of]
+        lsh_only = [r for r in self.lsh.query(p.signature, p.band_keys) if r not in cosine_of]
         if lsh_only:
             for rowid, vector in self.store.embeddings(lsh_only, self.encoder.dim).items():
                 cosine_of[rowid] = float(vector @ p.embedding)
@@ -351,7 +353,7 @@ class Engine:
         """
         if not candidates:
             return None
-        sigs = np.stack([c.signature for c in candidates])
+        sigs = np.array([c.signature for c in candidates])
         jac = minhash.jaccard(p.signature, sigs)
         cont = minhash.containment(jac, p.shingles, np.array([c.shingles for c in candidates]))
         suspects = np.flatnonzero((jac >= self.settings.near_dup_jaccard * 0.8)

@@ -87,11 +87,13 @@ class LSHIndex:
         return len(self._main_ids) - len(self._removed) + self._pending
 
     # --- changes ---------------------------------------------------------------------------
-    def add(self, key: int, signature: np.ndarray) -> None:
-        self.add_many([(key, signature)])
+    def add(self, key: int, signature: np.ndarray, band_keys: np.ndarray | None = None) -> None:
+        """Add one row; ``band_keys``: its :meth:`band_keys` row when already computed."""
+        self.add_many([(key, signature)], None if band_keys is None else band_keys.reshape(1, -1))
 
-    def add_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
-        """Add (row id, signature) pairs; ids already present are skipped."""
+    def add_many(self, items: Iterable[tuple[int, np.ndarray]], band_keys: np.ndarray | None = None) -> None:
+        """Add (row id, signature) pairs; ids already present are skipped. ``band_keys``: the
+        signatures' :meth:`band_keys`, when already computed."""
         items = list(items)
         if not items:
             return
@@ -113,7 +115,8 @@ class LSHIndex:
             fresh &= ~(pending == ids[0]).any() if len(ids) == 1 else ~np.isin(ids, pending)
         if not fresh.any():
             return
-        keys = self.band_keys(np.stack([items[i][1] for i in np.flatnonzero(fresh).tolist()]))
+        keep = np.flatnonzero(fresh)
+        keys = self.band_keys(np.array([items[i][1] for i in keep.tolist()])) if band_keys is None else band_keys[keep]
         ids = ids[fresh]
         if self._pending + len(ids) <= self._capacity:
             self._pending_keys[self._pending : self._pending + len(ids)] = keys
@@ -183,15 +186,16 @@ class LSHIndex:
         self._removed.clear()
 
     # --- queries ---------------------------------------------------------------------------
-    def query(self, signature: np.ndarray) -> list[int]:
-        """Row ids agreeing with ``signature`` on every slot of at least one band."""
-        keys = self.band_keys(signature)[0]
+    def query(self, signature: np.ndarray, band_keys: np.ndarray | None = None) -> list[int]:
+        """Row ids agreeing with ``signature`` on every slot of at least one band
+        (``band_keys``: its :meth:`band_keys` row, when already computed)."""
+        keys = self.band_keys(signature)[0] if band_keys is None else band_keys
         # Per band, the run of entries whose high 32 bits are the band's key: from (key << 32)
         # to the next key's start ((key + 1) << 32, which wraps to 0 for the last key). One
         # method call per band (np.searchsorted's wrapper costs several times the search).
         lows = keys.astype(np.uint64) << _SHIFT
         with np.errstate(over="ignore"):
-            bounds = np.stack((lows, lows + _STEP), axis=1)
+            bounds = np.array((lows, lows + _STEP)).T
         runs = np.array([main.searchsorted(pair) for main, pair in zip(self._main, bounds)], dtype=np.int64)
         runs[keys == _LAST_KEY, 1] = len(self._main_ids)  # every band holds one entry per main id
         hit = np.flatnonzero(runs[:, 1] > runs[:, 0])
