@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable
-from itertools import repeat
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -113,19 +113,17 @@ class TermStats:
         cached = profile.memo.get("slots")
         if cached is not None and cached[0] is self._token:
             return cached[1]
-        fields = len(SLOT_FIELDS)
-        out = np.concatenate([self._slots_of(_keys(profile, field)) * fields + f
-                              for f, field in enumerate(SLOT_FIELDS)])
-        profile.memo["slots"] = (self._token, out)
-        return out
-
-    def _slots_of(self, terms: Collection[str]) -> np.ndarray:
+        sets = [_keys(profile, field) for field in SLOT_FIELDS]
+        terms = list(chain.from_iterable(sets))
         slots = np.fromiter(map(self._slot.get, terms, repeat(0)), dtype=np.int64, count=len(terms))
         if len(slots) and not slots.all():
             missing = [t for t in terms if t not in self._slot]
             self._assign(missing, [0.0] * len(missing))
             slots = np.fromiter(map(self._slot.__getitem__, terms), dtype=np.int64, count=len(terms))
-        return slots
+        fields = np.repeat(np.arange(len(SLOT_FIELDS)), [len(values) for values in sets])
+        out = slots * len(SLOT_FIELDS) + fields
+        profile.memo["slots"] = (self._token, out)
+        return out
 
     def slot_idf(self, slots: np.ndarray) -> np.ndarray:
         """IDF of terms by slot, as :meth:`idf`."""
