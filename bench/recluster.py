@@ -101,7 +101,7 @@ def perturb(profile: dict, tag: str, rng: np.random.Generator) -> dict:
 def generate(data_dir: Path, n: int, rate: float, seed: int = 0) -> None:
     """Write a store of ``n`` articles (originals + duplicates) and its gold events."""
     from storyclust.embedding import default_model_path
-    from storyclust.store import Store
+    from storyclust.store import TERM_DF_UPTO, Store
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -215,6 +215,7 @@ def generate(data_dir: Path, n: int, rate: float, seed: int = 0) -> None:
     db.executemany("INSERT INTO clusters(cluster_id, created_at, updated_at) VALUES(?, ?, ?)",
                    ((c, a, b) for c, (a, b) in created.items()))
     db.executemany("INSERT INTO term_df(term, df) VALUES(?, ?)", df.items())
+    db.execute("UPDATE meta SET value=? WHERE key=?", (str(n), TERM_DF_UPTO))  # every row is counted
     db.execute("COMMIT")
     store.close()
     with open(data_dir / "gold.jsonl", "w") as out:

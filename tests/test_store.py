@@ -181,6 +181,36 @@ def test_term_statistics_survive_updates_deletes_and_reopen(copy_of_built, encod
         engine.store.close()
 
 
+def test_term_counts_are_checkpointed_not_written_per_article(settings, encoder, rows):
+    """An ingest leaves the term_df table alone until the checkpoint (its rows would be most of
+    every commit's pages); the counts stay exact across a checkpoint, deletes on either side of
+    it, and a reopen with no final checkpoint (as after a kill)."""
+    settings = settings.model_copy(update={"term_df_checkpoint": 4})
+    engine = Engine(settings, encoder=encoder)
+
+    def table() -> dict:
+        return dict(engine.store.db.execute("SELECT term, df FROM term_df WHERE df > 0"))
+
+    engine.ingest([parse_article(r) for r in rows[:3]])
+    assert table() == {} and len(engine.store.uncounted_rowids()) == 3
+    engine.ingest([parse_article(rows[3])])  # the fourth since the last checkpoint: one now
+    assert engine.store.uncounted_rowids() == [] and sum(table().values()) > 100
+    engine.ingest([parse_article(r) for r in rows[4:6]])
+    engine.delete(rows[0]["id"])  # counted in the table
+    engine.delete(rows[5]["id"])  # not counted there yet
+    live = {t: c for t, c in engine.stats.df.items() if c}
+    engine.store.close()
+    reopened = Engine(settings, encoder=encoder)
+    try:
+        recount: Counter = Counter()
+        for profile in reopened.store.profiles(reopened.store.rowids().tolist()).values():
+            recount.update(profile.all_terms())
+        assert live == dict(recount)
+        assert {t: c for t, c in reopened.stats.df.items() if c} == dict(recount) and reopened.stats.docs == 4
+    finally:
+        reopened.store.close()
+
+
 def test_duplicate_links_stay_consistent_after_the_original_changes(engine, rows):
     """CONTRACT: copies belong to the story of the article they copy. When that article is
     updated to other content (or deleted), its copies must not point at an article that is now

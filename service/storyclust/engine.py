@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -125,6 +126,7 @@ class Engine:
         self._known: _LRU = _LRU(settings.profile_cache)
         df, docs = self.store.term_df()
         self.stats = TermStats(df, docs)
+        self._uncounted = len(self.store.uncounted_rowids())  # articles since the term_df checkpoint
         self.vectors, self.lsh = self._load_indexes()
 
     # --- derived indexes --------------------------------------------------------------------
@@ -152,8 +154,25 @@ class Engine:
         return vectors, lsh
 
     def save_indexes(self) -> None:
+        """Write the FAISS file and the term_df checkpoint: what a restart would otherwise redo."""
         with self.lock:
             self.vectors.save(self.vector_path)
+            self.checkpoint_terms()
+
+    def checkpoint_terms(self) -> None:
+        """Count the terms of the articles stored since the last checkpoint into the store's
+        term_df, in a transaction of its own (see store.py: an ingest then writes ~13 pages, not
+        ~100). Failing here loses nothing: the counts are derived from the stored profiles."""
+        with self.lock:
+            self.store.begin()
+            try:
+                self.store.checkpoint_term_df({r: c.profile for r, c in self._known.items()})
+                self.store.commit()
+            except sqlite3.Error:
+                self.store.rollback()
+                log.exception("term_df checkpoint failed; it is retried at the next one")
+                return
+            self._uncounted = 0
 
     def indexes_match_store(self) -> bool:
         return len(self.vectors) == self.store.count() == len(self.lsh)
@@ -222,6 +241,9 @@ class Engine:
             except BaseException:
                 self._undo(added, removed)
                 raise
+            self._uncounted += len(added)
+            if self._uncounted >= self.settings.term_df_checkpoint:
+                self.checkpoint_terms()
         return decisions
 
     def _undo(self, added: list[tuple[int, Prepared]], removed: list) -> None:
