@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     scorer_path: Path | None = Field(None, description="Pair-scorer artifact (JSON); default: the one shipped in the package.")
     profile_cache: int = Field(4096, description="Parsed profiles of recent articles kept in memory (~15 KB each): a candidate found there skips its JSON parse. News candidates are mostly recent, so a small cache catches most; larger costs RAM per article.")
 
-    term_df_checkpoint: int = Field(2000, description="Articles between checkpoints of the term document frequencies in the store. They are derived from the stored profiles, so none is lost between checkpoints; a start-up re-counts the articles since the last one (~0.1 ms each). Larger: rarer pauses of the writer (~0.1 s each), longer start-ups after a crash.", ge=1)
+    term_df_checkpoint: int = Field(2000, description="Articles between checkpoints of the term document frequencies in the store. They are derived from the stored profiles, so none is lost between checkpoints; a start-up re-counts the articles since the last one (~0.1 ms each). Larger: rarer pauses of the writer (~0.2 s for 2,000 AllSides articles), longer start-ups after a crash.", ge=1)
 
     # --- durability --------------------------------------------------------------------------
     fsync: bool = Field(True, description="Flush every write to disk before answering: acknowledged articles survive a power cut or OS crash, at one fsync per write (~4 ms here). False: they survive a kill of the service, but the last ones before a power cut may be lost.")
