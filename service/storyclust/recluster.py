@@ -48,13 +48,13 @@ from .alignment import concatenated_ranges
 from .article import parse_published
 from .features import FEATURES, RARITY_MIN_DOCS
 from .profile import STEM_BUCKETS
+from .store import select_in
 
 log = logging.getLogger(__name__)
 
 DUPLICATES = ("exact_duplicate", "near_duplicate")
 _GENERATION_KEY = "recluster_generation"  # meta: bumped by every committed job
 _JOB_LOCK = threading.Lock()  # one job per process; across processes the generation check refuses a stale write
-_SQL_CHUNK = 900  # ids per "IN (...)" list: under every SQLite build's variable limit
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,6 @@ class ReclusterConfig:
     max_bucket: int = 32
     complete_limit: int = 1000
     edge_batch: int = 10_000
-
-
-def _select_in(db: sqlite3.Connection, sql: str, values: list, args: list | None = None) -> Iterator[tuple]:
-    """Rows of ``sql`` (with one ``IN ({})``, then ``args``) over many values, a chunk at a time."""
-    for start in range(0, len(values), _SQL_CHUNK):
-        chunk = values[start:start + _SQL_CHUNK]
-        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk + (args or []))
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +263,7 @@ def _take_snapshot(engine, since: float | None, until: float | None) -> _Snapsho
         old_ids = list(code)
         fixed = np.zeros(len(old_ids), dtype=np.int64)
         if since is not None or until is not None:
-            for cluster_id, n in _select_in(db, f"SELECT cluster_id, COUNT(*) FROM articles WHERE cluster_id IN ({{}}) "
+            for cluster_id, n in select_in(db, f"SELECT cluster_id, COUNT(*) FROM articles WHERE cluster_id IN ({{}}) "
                                                 f"AND rowid <= {max_rowid} AND NOT ({scope}) GROUP BY cluster_id",
                                             old_ids, args):
                 fixed[code[cluster_id]] = n
@@ -679,7 +672,7 @@ def _load_profiles(engine, rowids: np.ndarray, chunk: int = 5000) -> Iterator[di
     db = engine.store.reader()
     for start in range(0, len(rowids), chunk):
         part = rowids[start:start + chunk]
-        found = dict(_select_in(db, "SELECT rowid, profile FROM articles WHERE rowid IN ({})", np.sort(part).tolist()))
+        found = dict(select_in(db, "SELECT rowid, profile FROM articles WHERE rowid IN ({})", np.sort(part).tolist()))
         yield from (json.loads(found[r]) if r in found else None for r in part.tolist())
 
 
@@ -970,7 +963,7 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
 
             renames = list(plan.renamed.items())
             created: dict[str, float] = {}
-            for absorbed, created_at in _select_in(db, "SELECT cluster_id, created_at FROM clusters WHERE cluster_id IN ({})",
+            for absorbed, created_at in select_in(db, "SELECT cluster_id, created_at FROM clusters WHERE cluster_id IN ({})",
                                                    [x for x, _ in renames]):
                 kept = plan.renamed[absorbed]
                 created[kept] = min(created.get(kept, math.inf), created_at)
@@ -1043,7 +1036,7 @@ def _fix_relations(db: sqlite3.Connection, snap: _Snapshot, plan: _Plan, final: 
     pick = np.flatnonzero(touched & is_node)
     if not len(pick):
         return
-    earliest = dict(_select_in(db, "SELECT cluster_id, MIN(rowid) FROM articles WHERE cluster_id IN ({}) "
+    earliest = dict(select_in(db, "SELECT cluster_id, MIN(rowid) FROM articles WHERE cluster_id IN ({}) "
                                    "AND relation NOT IN ('exact_duplicate','near_duplicate') GROUP BY cluster_id",
                                sorted({final[lab] for lab in plan.label[pick].tolist()})))
     updates = []

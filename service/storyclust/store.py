@@ -4,8 +4,9 @@ profiles, story assignments and clusters. FAISS and LSH are derived from it.
 WAL mode. With ``fsync`` (the default, ``synchronous=FULL``) a transaction that returned from
 ``commit`` survives a kill of the process and a power cut or OS crash, so whatever the service
 acknowledged is never lost; that costs one fsync per write transaction (a one-article commit,
-13 pages, takes ~1 ms p50 with it on this machine's disk). Without (``synchronous=NORMAL``) a commit is in the OS before it returns and survives a
-kill of the process, but the last transactions before a power cut may roll back; the database
+13 pages, takes ~1 ms p50 with it on this machine's disk). Without (``synchronous=NORMAL``) a
+commit is in the OS before it returns and survives a kill of the process, but the last
+transactions before a power cut may roll back; the database
 itself stays consistent either way. One connection writes (the engine serialises writes);
 readers open their own connections and run concurrently.
 
@@ -36,9 +37,14 @@ SCHEMA_VERSION = 1
 TERM_DF_UPTO = "term_df_upto"  # meta key: term_df counts the articles with rowid <= this
 
 
-def _select_in(db: sqlite3.Connection, sql: str, values: list) -> list[tuple]:
-    """Rows of ``sql`` with its ``{}`` replaced by one placeholder per value."""
-    return db.execute(sql.format(",".join("?" * len(values))), values).fetchall()
+SQL_CHUNK = 900  # values per "IN (...)" list: under every SQLite build's variable limit
+
+
+def select_in(db: sqlite3.Connection, sql: str, values: list, args: list | None = None) -> Iterator[tuple]:
+    """Rows of ``sql`` (with one ``IN ({})``, then ``args``) over many values, a chunk at a time."""
+    for start in range(0, len(values), SQL_CHUNK):
+        chunk = values[start:start + SQL_CHUNK]
+        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk + (args or []))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -270,8 +276,7 @@ class Store:
         self.db.execute("UPDATE articles SET duplicate_of=? WHERE duplicate_of=?", (heir_id, gone.id))
 
     def profiles(self, rowids: list[int]) -> dict[int, Profile]:
-        marks = ",".join("?" * len(rowids))
-        rows = self.db.execute(f"SELECT rowid, profile FROM articles WHERE rowid IN ({marks})", rowids)
+        rows = select_in(self.db, "SELECT rowid, profile FROM articles WHERE rowid IN ({})", rowids)
         return {r: Profile.from_json(json.loads(p)) for r, p in rows}
 
     def candidates(self, rowids: list[int], known: Mapping[int, Candidate] | None = None) -> list[Candidate]:
@@ -283,13 +288,13 @@ class Store:
         held = [r for r in rowids if r in known]
         out: dict[int, Candidate] = {}
         if held:
-            for rowid, cluster_id in _select_in(self.db, "SELECT rowid, cluster_id FROM articles WHERE rowid IN ({})", held):
+            for rowid, cluster_id in select_in(self.db, "SELECT rowid, cluster_id FROM articles WHERE rowid IN ({})", held):
                 c = known[rowid]
                 out[rowid] = c if c.cluster_id == cluster_id else Candidate(
                     rowid, c.id, cluster_id, c.lang, c.published_ts, c.shingles, c.signature, c.profile)
         missing = [r for r in rowids if r not in known]
         if missing:
-            rows = _select_in(self.db, "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature, "
+            rows = select_in(self.db, "SELECT rowid, id, cluster_id, lang, published_ts, shingles, signature, "
                                        "profile FROM articles WHERE rowid IN ({})", missing)
             for r in rows:
                 out[r[0]] = Candidate(r[0], r[1], r[2], r[3], r[4], r[5], np.frombuffer(r[6], dtype=np.uint32),
@@ -374,15 +379,12 @@ class Store:
         return len(rowids)
 
     def _profiles_of(self, rowids: list[int], known: Mapping[int, Profile] | None,
-                     db: sqlite3.Connection, chunk: int = 500) -> Iterator[Profile]:
+                     db: sqlite3.Connection) -> Iterator[Profile]:
         known = known or {}
-        missing = [r for r in rowids if r not in known]
         yield from (known[r] for r in rowids if r in known)
-        for i in range(0, len(missing), chunk):
-            part = missing[i:i + chunk]
-            marks = ",".join("?" * len(part))
-            for (text,) in db.execute(f"SELECT profile FROM articles WHERE rowid IN ({marks})", part):
-                yield Profile.from_json(json.loads(text))
+        missing = [r for r in rowids if r not in known]
+        for (text,) in select_in(db, "SELECT profile FROM articles WHERE rowid IN ({})", missing):
+            yield Profile.from_json(json.loads(text))
 
     def count(self, db: sqlite3.Connection | None = None) -> int:
         return int((db or self.reader()).execute("SELECT COUNT(*) FROM articles").fetchone()[0])
