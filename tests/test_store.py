@@ -193,6 +193,8 @@ def test_term_counts_are_checkpointed_not_written_per_article(settings, encoder,
 
     engine.ingest([parse_article(r) for r in rows[:3]])
     assert table() == {} and len(engine.store.uncounted_rowids()) == 3
+    engine.ingest([parse_article(rows[3])], dry_run=True)  # stores nothing, so counts nothing
+    assert table() == {}
     engine.ingest([parse_article(rows[3])])  # the fourth since the last checkpoint: one now
     assert engine.store.uncounted_rowids() == [] and sum(table().values()) > 100
     engine.ingest([parse_article(r) for r in rows[4:6]])

@@ -236,12 +236,12 @@ class Engine:
                 if dry_run:
                     raise _DryRun
                 self.store.commit()
+                self._uncounted += len(added)  # committed: a dry run's rows are gone again
             except _DryRun:
                 self._undo(added, removed)
             except BaseException:
                 self._undo(added, removed)
                 raise
-            self._uncounted += len(added)
             if self._uncounted >= self.settings.term_df_checkpoint:
                 self.checkpoint_terms()
         return decisions

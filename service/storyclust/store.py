@@ -348,15 +348,15 @@ class Store:
         return [r for (r,) in db.execute("SELECT rowid FROM articles WHERE rowid>? ORDER BY rowid",
                                          (self.term_df_upto(db),))]
 
-    def term_df(self, known: Mapping[int, Profile] | None = None) -> tuple[dict[str, int], int]:
+    def term_df(self) -> tuple[dict[str, int], int]:
         """(document frequency per term, number of articles) over every stored article: the
-        checkpoint plus the terms of the articles after it (profiles in ``known`` are not read
-        again). One read transaction, so a concurrent commit cannot fall between the parts."""
+        checkpoint plus the terms of the articles after it. One read transaction, so a
+        concurrent commit cannot fall between the parts."""
         db = self.reader()
         db.execute("BEGIN")
         try:
             df = Counter(dict(db.execute("SELECT term, df FROM term_df WHERE df > 0")))
-            for profile in self._profiles_of(self.uncounted_rowids(db), known, db):
+            for profile in self._profiles_of(self.uncounted_rowids(db), None, db):
                 df.update(profile.all_terms())
             return dict(df), self.count(db)
         finally:
