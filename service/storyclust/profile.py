@@ -12,9 +12,11 @@ the corpus IDF (see :mod:`storyclust.term_stats`). Scripts without case contribu
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import regex
@@ -124,30 +126,40 @@ def _tokens(text: str, limit: int | None = None) -> list[str]:
     return tokens if limit is None else tokens[:limit]
 
 
-# token -> its content term ("" for none). Most tokens of a new article were seen before, and
-# the test below costs several string operations per token, for tokens read ~5 times an
-# article (profile, title, each sentence). Cleared when full: a bounded, always-correct cache.
-_TERMS: dict[str, str] = {}
-_TERMS_KEPT = 1 << 16
+_MEMO_KEPT = 1 << 16
+
+
+class _Memo(dict):
+    """``function(key)`` by key, computed once and kept. Most tokens of a new article were seen
+    before, and the per-token tests below cost several string operations, for tokens read ~5
+    times an article (profile, title, each sentence); a hit here is a plain dict lookup, with no
+    Python call. Cleared when it reaches ``_MEMO_KEPT`` entries: bounded, and always correct,
+    since every ``function`` here is pure."""
+
+    def __init__(self, function: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, key: str) -> Any:
+        if len(self) >= _MEMO_KEPT:
+            self.clear()
+        value = self[key] = self.function(key)
+        return value
 
 
 def _content_term(token: str) -> str:
+    """The token's content term, "" for none."""
     low = token.casefold().strip(".'’-")
     if low and low not in _STOP and not _NUMBER.match(low) and (len(low) > 2 or not low.isascii()):
         return low
     return ""
 
 
+_TERMS = _Memo(_content_term)
+
+
 def _content_terms(tokens: list[str]) -> set[str]:
-    terms = list(map(_TERMS.get, tokens))
-    if None in terms:
-        if len(_TERMS) > _TERMS_KEPT:
-            _TERMS.clear()
-        for i, term in enumerate(terms):
-            if term is None:
-                token = tokens[i]
-                terms[i] = _TERMS[token] = _content_term(token)
-    out = set(terms)
+    out = set(map(_TERMS.__getitem__, tokens))
     out.discard("")
     return out
 
@@ -172,7 +184,7 @@ def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
         for sentence in _SENTENCE_SPLIT.split(clean_line(line)):
             tokens = _TOKEN.findall(sentence)  # already clean
             words += len(tokens)
-            stems = {_stem(t) for t in _content_terms(tokens)}
+            stems = {_STEMS[t] for t in _content_terms(tokens)}
             if len(stems) >= _SENTENCE_MIN_TERMS:
                 out.append(tuple(sorted(stems)))
             if len(out) >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
@@ -180,16 +192,11 @@ def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
     return tuple(out)
 
 
-_STEMS: dict[str, int] = {}  # term -> stem bucket, bounded like _TERMS
+def _stem_bucket(term: str) -> int:
+    return zlib.crc32(term[:_STEM].encode("utf-8")) % STEM_BUCKETS
 
 
-def _stem(term: str) -> int:
-    bucket = _STEMS.get(term)
-    if bucket is None:
-        if len(_STEMS) > _TERMS_KEPT:
-            _STEMS.clear()
-        bucket = _STEMS[term] = zlib.crc32(term[:_STEM].encode("utf-8")) % STEM_BUCKETS
-    return bucket
+_STEMS = _Memo(_stem_bucket)
 
 
 def clean_lines(text: str) -> str:
@@ -197,13 +204,10 @@ def clean_lines(text: str) -> str:
     return "\n".join(clean_uncached(line) for line in text.splitlines())
 
 
-# token -> what it can contribute to a profile, whatever the article: for a capitalised token
-# (its lower case, the entity it names or None), for a number ("", the number or None), else
-# None. Bounded like _TERMS.
-_ROLES: dict[str, tuple[str, str | None] | None] = {}
-
-
 def _role(token: str) -> tuple[str, str | None] | None:
+    """What the token can contribute to a profile, whatever the article: for a capitalised
+    token (its lower case, the entity it names or None), for a number ("", the number or None),
+    else None."""
     first = token[:1]
     if first.isupper():
         low = token.casefold().strip(".'’-")
@@ -215,6 +219,9 @@ def _role(token: str) -> tuple[str, str | None] | None:
     return None
 
 
+_ROLES = _Memo(_role)
+
+
 def build_profile(title: str | None, text: str) -> Profile:
     body = _tokens(text, _PROFILE_WORDS)
     head = _tokens(title or "")
@@ -222,12 +229,8 @@ def build_profile(title: str | None, text: str) -> Profile:
     distinct = set(tokens)  # everything below is a set: each distinct token is read once
     lower_seen = {t for t in distinct if t[:1].islower()}
     entities, numbers = set(), set()
-    if len(_ROLES) > _TERMS_KEPT:
-        _ROLES.clear()
     for token in distinct:
-        role = _ROLES.get(token, _ROLES)
-        if role is _ROLES:
-            role = _ROLES[token] = _role(token)
+        role = _ROLES[token]
         if role is None or role[1] is None:
             continue
         lower, value = role
