@@ -104,6 +104,25 @@ def test_dry_run_decides_but_keeps_nothing(engine, ecb):
     assert [d.line() for d in wet] == [d.line() for d in dry]
 
 
+def test_vectors_encoded_ahead_give_the_same_answers(engine, ecb, settings, encoder):
+    """`storyclust cluster` encodes the next batch in a thread (Engine.embed) while this one is
+    decided: the answers must be those of the plain path, repeats in the batch included."""
+    from storyclust.engine import Engine
+
+    rows = [r for r in ecb.values() if r["id"].split("_")[0] in ("1", "3")][:14]
+    ahead = Engine(settings.model_copy(update={"data_dir": settings.data_dir.parent / "ahead"}), encoder=encoder)
+    try:
+        plain = [ingest(engine, rows[:6]), ingest(engine, rows[3:])]
+        batches = [[parse_article(r) for r in rows[:6]], [parse_article(r) for r in rows[3:]]]
+        early = [ahead.ingest(batch, embeddings=ahead.embed(batch)) for batch in batches]
+        assert [[d.line() for d in b] for b in early] == [[d.line() for d in b] for b in plain]
+        assert sum(d.stored is False for d in early[1]) == 3  # rows 3-5 came again
+        assert ahead.store.count() == engine.store.count() == len(rows)
+        assert np.array_equal(ahead.store.embeddings([1], encoder.dim)[1], engine.store.embeddings([1], encoder.dim)[1])
+    finally:
+        ahead.store.close()
+
+
 def test_time_window_separates_reports_far_apart(engine, ecb, settings, encoder):
     from storyclust.engine import Engine
 

@@ -51,6 +51,8 @@ def read_articles(handle: IO[bytes], settings: Settings) -> Iterator[tuple[int, 
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from tqdm import tqdm
 
     settings = get_settings(data_dir=args.data_dir)
@@ -58,17 +60,31 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     failed = 0
     path = Path(args.input)
+    # One chunk is encoded in a worker thread while the one before it is decided and stored:
+    # the model runs in native code without the GIL, so the engine's single-threaded work
+    # overlaps the model's instead of adding to it. Input order and answers stay the same.
+    encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+    waiting: tuple[list[Article], Future] | None = None
     try:
         with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
                                                 desc="clustering", file=sys.stderr,
                                                 disable=None) as progress:
             chunk: list[Article] = []
 
+            def decide_waiting() -> None:
+                nonlocal waiting
+                if waiting is not None:
+                    articles, vectors = waiting
+                    waiting = None
+                    for decision in engine.ingest(articles, embeddings=vectors.result()):
+                        out.write(json.dumps(decision.line(), ensure_ascii=False) + "\n")
+                    out.flush()
+
             def flush() -> None:
-                for decision in engine.ingest(chunk):
-                    out.write(json.dumps(decision.line(), ensure_ascii=False) + "\n")
-                out.flush()
-                chunk.clear()
+                nonlocal waiting, chunk
+                encoded = (chunk, encoding.submit(engine.embed, chunk))
+                decide_waiting()
+                waiting, chunk = encoded, []
 
             position = 0
             for number, article, error in read_articles(handle, settings):
@@ -83,7 +99,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 position = handle.tell()
             if chunk:
                 flush()
+            decide_waiting()
     finally:
+        encoding.shutdown(wait=True, cancel_futures=True)
         engine.save_indexes()
         if out is not sys.stdout:
             out.close()

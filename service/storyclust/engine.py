@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +33,7 @@ from .embedding import Encoder, shared_encoder
 from .features import FEATURES, pair_feature_matrix
 from .language import detect_language
 from .lsh_index import LSHIndex
-from .normalize import clean, content_hash
+from .normalize import clean, clean_uncached, content_hash
 from .profile import Profile, build_profile
 from .scorer import PairScorer
 from .store import Candidate, Store
@@ -100,10 +100,11 @@ def _mean(values: list[float]) -> float:
     return float(np.add.reduce(np.array(values, dtype=np.float64)) / len(values))
 
 
-def embed_text(article: Article, max_seq_length: int) -> str:
-    """Headline and lead: what the model reads (the window holds ~max_seq_length tokens)."""
-    text = clean(article.text)  # markup first: a page may open with kilobytes of <style>
-    title = clean(article.title or "")
+def embed_text(article: Article, max_seq_length: int, cleaner: Callable[[str], str] = clean) -> str:
+    """Headline and lead: what the model reads (the window holds ~max_seq_length tokens).
+    ``cleaner``: :func:`clean_uncached` where the bodies must not push others out of the cache."""
+    text = cleaner(article.text)  # markup first: a page may open with kilobytes of <style>
+    title = cleaner(article.title or "")
     joined = f"{title}. {text}" if title and not text.startswith(title) else text
     return joined[: max_seq_length * _EMBED_CHARS_PER_TOKEN]
 
@@ -178,9 +179,20 @@ class Engine:
         return len(self.vectors) == self.store.count() == len(self.lsh)
 
     # --- preparation (no lock: pure computation) -------------------------------------------
-    def prepare(self, articles: Sequence[Article], timings: dict[str, float] | None = None) -> list[Prepared]:
+    def embed(self, articles: Sequence[Article]) -> np.ndarray:
+        """The model's vectors for ``articles``, exactly as :meth:`prepare` computes them.
+
+        Safe in a thread beside :meth:`ingest` (it touches neither the store nor the indexes,
+        nor the cleaning cache): a batch job encodes the next batch while this one is decided,
+        so the engine's single-threaded work overlaps the model's instead of adding to it."""
+        limit = self.settings.max_seq_length
+        return self.encoder.encode([embed_text(a, limit, clean_uncached) for a in articles])
+
+    def prepare(self, articles: Sequence[Article], timings: dict[str, float] | None = None,
+                embeddings: np.ndarray | None = None) -> list[Prepared]:
         """Everything about the articles that does not depend on the store. The model's share
         of the time is added to ``timings["model"]`` when given (the API reports it).
+        ``embeddings``: the articles' vectors from :meth:`embed`, already computed.
 
         One article at a time, then the model on the batch: hashing, shingling, language and
         profile all start from the cleaned body, which :func:`clean`'s small cache then holds
@@ -192,29 +204,32 @@ class Engine:
         parts = []
         for a in articles:
             shingle_set = minhash.shingles(a.text, size)
-            text = embed_text(a, limit)
+            text = embed_text(a, limit) if embeddings is None else ""
             parts.append((a.lang or detect_language(clean(a.text)), content_hash(a.text),
                           minhash.signature(shingle_set, self.settings.num_perm), len(shingle_set),
                           build_profile(a.title, a.text), text))
-        started = time.perf_counter()
-        embeddings = self.encoder.encode([part[-1] for part in parts])
-        if timings is not None:
-            timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
+        if embeddings is None:
+            started = time.perf_counter()
+            embeddings = self.encoder.encode([part[-1] for part in parts])
+            if timings is not None:
+                timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
         band_keys = self.lsh.band_keys(np.array([part[2] for part in parts]))
         return [Prepared(a, lang, hash_, sig, shingles, embeddings[i], profile, a.published_ts, band_keys[i])
                 for i, (a, (lang, hash_, sig, shingles, profile, _)) in enumerate(zip(articles, parts))]
 
     # --- ingestion ----------------------------------------------------------------------------
     def ingest(self, articles: Sequence[Article], dry_run: bool = False,
-               timings: dict[str, float] | None = None) -> list[Decision]:
+               timings: dict[str, float] | None = None, embeddings: np.ndarray | None = None) -> list[Decision]:
         """Assign and store a batch, in order; one transaction; answers only after commit.
 
         ``dry_run`` decides the batch exactly the same way (each article sees the earlier ones)
         and then rolls everything back: the feed is compared with itself and the store, and
-        nothing is kept. ``timings``: see :meth:`prepare`.
+        nothing is kept. ``timings``: see :meth:`prepare`. ``embeddings``: the vectors of
+        ``articles`` (row for row) from :meth:`embed`, when the caller encoded them ahead.
         """
-        todo = [a for a in articles if not self._is_repeat(a)]
-        prepared = {id(p.article): p for p in self.prepare(todo, timings)}
+        todo = [i for i, a in enumerate(articles) if not self._is_repeat(a)]
+        prepared = {id(p.article): p for p in self.prepare(
+            [articles[i] for i in todo], timings, None if embeddings is None else embeddings[todo])}
         with self.lock:
             added: list[tuple[int, Prepared]] = []
             removed: list[tuple[int, Prepared | None]] = []
