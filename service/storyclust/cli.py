@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     settings = get_settings(data_dir=args.data_dir)
+    if settings.encode_workers is None:  # a batch job: throughput over one article's latency
+        settings = settings.model_copy(update={"encode_workers": os.cpu_count() or 1})
     engine = _engine(settings)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     failed = 0
