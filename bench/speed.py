@@ -5,9 +5,10 @@
 A = `storyclust cluster FILE --output ... --data-dir <fresh dir>` (the real product: validation,
 hashing, MinHash/LSH, profiles, pair scorer, SQLite with fsync, FAISS).
 B = this file run with `--naive FILE`: the same model (storyclust.embedding.Encoder with the same
-settings) encodes the same texts (storyclust.engine.embed_text of each valid article) in chunks of
-the same size, and a flat FAISS index (IndexFlatIP) is searched (k = neighbours) for each article
-before it is added; one line per article is written.
+settings; one plain model call per chunk unless STORYCLUST_ENCODE_WORKERS is set) encodes the
+same texts (storyclust.engine.embed_text of each valid article) in chunks of the same size, and
+a flat FAISS index (IndexFlatIP) is searched (k = neighbours) for each article before it is
+added; one line per article is written.
 
 Both run as separate processes (interpreter start and model load included in both), alternated
 A B A B ..., `--runs` times each. Printed: each wall time and child CPU time, the medians, and the
@@ -43,8 +44,10 @@ def naive(input_path: str, output_path: str) -> int:
     from storyclust.engine import embed_text
 
     settings = get_settings()
+    # A plain model call per chunk, as a script would write it; STORYCLUST_ENCODE_WORKERS=N gives
+    # it storyclust's split calls too, leaving only the engine's overlap between the two.
     encoder = Encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                      settings.torch_threads)
+                      settings.torch_threads, settings.encode_workers or 1)
     index = faiss.IndexFlatIP(encoder.dim)
     k = settings.neighbours
     articles = []
