@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     # --- same story --------------------------------------------------------------------------
     neighbours: int = Field(30, description="Nearest neighbours fetched from the vector index per article.")
     same_story_threshold: float | None = Field(None, description="Story score at or above which an article joins a story; default: the scorer artifact's own. Higher: fewer wrong merges, more split stories.")
+    recluster_threshold: float | None = Field(None, description="Average pair score at which the nightly job merges two clusters; default: the scorer artifact's own (lower than the online threshold: the job averages over every pair of two clusters, unscored pairs counting 0). Higher: fewer merges.")
     min_pair_cosine: float = Field(0.3, description="Candidates less similar than this (embedding cosine) are not scored for same story: on the dev sets 1 of 11,300 same-event pairs lies below 0.3 and still scores above the threshold. Lower: slower, a hair more recall.")
     story_members_compared: int = Field(8, description="Members of a candidate story compared with the article; the story score averages them, so one look-alike member cannot pull an article in.")
     time_window_days: float = Field(7.0, description="Articles further apart than this (both dated) are never the same story.")

@@ -122,6 +122,8 @@ class Engine:
         self.store.bind("shingle_size", str(settings.shingle_size))
         self.scorer = PairScorer.load(settings.scorer_path)
         self.threshold = settings.same_story_threshold if settings.same_story_threshold is not None else self.scorer.threshold
+        self.recluster_threshold = (settings.recluster_threshold if settings.recluster_threshold is not None
+                                    else self.scorer.recluster_threshold)
         self.lock = threading.RLock()  # the single writer
         # Recently stored or compared articles as candidates, by row id: a candidate found here
         # needs only its current story from the store, not its signature and profile JSON.

@@ -59,7 +59,7 @@ _JOB_LOCK = threading.Lock()  # one job per process; across processes the genera
 
 @dataclass(frozen=True)
 class ReclusterConfig:
-    """Knobs of the job; the decision threshold itself is the online one (``engine.threshold``).
+    """Knobs of the job; its merge threshold is ``engine.recluster_threshold`` (scorer artifact or setting).
 
     neighbours: nearest neighbours fetched per article: the candidate pairs. Stories larger
         than this still come together (through completion, below); more neighbours find more
@@ -434,6 +434,7 @@ def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
 # 3. Edge scores: the online pair features, vectorised over many pairs
 # --------------------------------------------------------------------------------------------
 _SET_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
+_COUNTED_WITH_HASH = ("numbers", "years")  # their keys in the term counts: "#<n>"
 
 
 class _Profiles:
@@ -464,6 +465,8 @@ class _Profiles:
             for f in _SET_FIELDS:
                 values = [record.get(f, ()) for record in batch]
                 terms = list(chain.from_iterable(values))
+                if f in _COUNTED_WITH_HASH:  # as TermStats counts them (features weigh them by rarity)
+                    terms = ["#" + t for t in terms]
                 everything.extend(terms)
                 hashes[f].append(np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms)))
                 lengths[f].append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
@@ -614,10 +617,8 @@ def _column_sentence_align(p, a, b, cos, ts):
     return p.alignment(a, b)
 
 
-def _column_number_jaccard(p, a, b, cos, ts):
-    _, shared = p.shared("numbers", a, b)
-    union = p.size["numbers"][a] + p.size["numbers"][b] - shared
-    return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+def _column_number_wjaccard(p, a, b, cos, ts):
+    return p.weighted_jaccard("numbers", a, b)[0]
 
 
 def _column_years_shared(p, a, b, cos, ts):
@@ -637,10 +638,6 @@ def _column_log_days_apart(p, a, b, cos, ts):
     return np.log1p(np.nan_to_num(np.abs(ts[a] - ts[b]) / 86400.0, nan=0.0))
 
 
-def _column_log_shorter_terms(p, a, b, cos, ts):
-    return np.log1p(np.minimum(p.size["terms"][a], p.size["terms"][b]).astype(np.float64))
-
-
 # Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.
 COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "cosine": _column_cosine,
@@ -648,12 +645,11 @@ COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "term_wjaccard": _column_term_wjaccard,
     "sentence_align": _column_sentence_align,
     "title_wjaccard": _column_title_wjaccard,
-    "number_jaccard": _column_number_jaccard,
+    "number_wjaccard": _column_number_wjaccard,
     "years_shared": _column_years_shared,
     "years_conflict": _column_years_conflict,
     "both_dated": _column_both_dated,
     "log_days_apart": _column_log_days_apart,
-    "log_shorter_terms": _column_log_shorter_terms,
 }
 
 
@@ -1083,10 +1079,10 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
         scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config)
         score = scorer(a, b, cos)
         a, b, score, graph["completion_pairs"] = _complete_components(
-            snap, a, b, cos, score, engine.threshold, window, settings.model_multilingual, config, scorer)
-        graph["strong_edges"] = int(np.count_nonzero(score >= engine.threshold))
+            snap, a, b, cos, score, engine.recluster_threshold, window, settings.model_multilingual, config, scorer)
+        graph["strong_edges"] = int(np.count_nonzero(score >= engine.recluster_threshold))
         lap("scoring")
-        node_label = average_linkage(len(snap.ts), a, b, score, engine.threshold, config.complete_limit)
+        node_label = average_linkage(len(snap.ts), a, b, score, engine.recluster_threshold, config.complete_limit)
         lap("linkage")
         plan = _plan(snap, node_label, a, b, score)
         lap("plan")

@@ -1,7 +1,7 @@
 """The pair scorer: P(same story | pair features), a logistic model over :mod:`features`.
 
 Learned from labelled dev data by ``training/train_scorer.py`` and shipped as a small versioned
-JSON artifact (feature names, standardisation, weights, decision threshold), so the product needs
+JSON artifact (feature names, standardisation, weights, decision thresholds), so the product needs
 no training library at run time and a model change is a reviewable diff.
 """
 
@@ -26,7 +26,11 @@ class PairScorer:
     scale: np.ndarray
     weights: np.ndarray
     bias: float
-    threshold: float
+    threshold: float  # online: the story score (mean over compared members) to join a story
+    # Nightly job: the average-linkage score to merge two clusters. Its average runs over every
+    # pair across the two clusters, unscored pairs counting 0, so it reads lower than the online
+    # mean over a story's best-matching members for the same evidence and needs a lower bar.
+    recluster_threshold: float
 
     @classmethod
     def load(cls, path: Path | None = None) -> "PairScorer":
@@ -39,13 +43,14 @@ class PairScorer:
             mean=np.asarray(data["mean"], dtype=float), scale=np.asarray(data["scale"], dtype=float),
             weights=np.asarray(data["weights"], dtype=float), bias=float(data["bias"]),
             threshold=float(data["threshold"]),
+            recluster_threshold=float(data.get("recluster_threshold", data["threshold"])),
         )
 
     def to_json(self) -> dict:
         return {
             "version": self.version, "features": list(self.features), "mean": self.mean.tolist(),
             "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias,
-            "threshold": self.threshold,
+            "threshold": self.threshold, "recluster_threshold": self.recluster_threshold,
         }
 
     def score(self, matrix: np.ndarray) -> np.ndarray:

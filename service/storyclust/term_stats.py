@@ -113,7 +113,7 @@ class TermStats:
         cached = profile.memo.get("slots")
         if cached is not None and cached[0] is self._token:
             return cached[1]
-        sets = [_keys(profile, field) for field in SLOT_FIELDS]
+        sets = [counted_keys(profile, field) for field in SLOT_FIELDS]
         terms = list(chain.from_iterable(sets))
         slots = np.fromiter(map(self._slot.get, terms, repeat(0)), dtype=np.int64, count=len(terms))
         if len(slots) and not slots.all():
@@ -130,7 +130,7 @@ class TermStats:
         return math.log(self.docs + 2) - self._slot_log_df[slots]
 
 
-def _keys(profile: Profile, field: str) -> Collection[str]:
+def counted_keys(profile: Profile, field: str) -> Collection[str]:
     """A profile set as the keys it is counted under (numbers and years: ``"#<n>"``)."""
     values = getattr(profile, field)
     return ["#" + n for n in values] if field in ("numbers", "years") else values
