@@ -70,7 +70,7 @@ class FoundationEngine(Engine):
         super().__init__(settings, encoder)
         self.threshold = self.COSINE_THRESHOLD
 
-    def prepare(self, articles, timings=None):
+    def prepare(self, articles, timings=None, embeddings=None):
         from storyclust import minhash
         from storyclust.language import detect_language
         from storyclust.normalize import clean, content_hash
@@ -78,11 +78,13 @@ class FoundationEngine(Engine):
 
         if not articles:
             return []
-        embeddings = self.encoder.encode([embed_text(a, self.settings.max_seq_length) for a in articles])
+        if embeddings is None:
+            embeddings = self.encoder.encode([embed_text(a, self.settings.max_seq_length) for a in articles])
         sigs, sizes = minhash.signatures([a.text for a in articles], self.settings.num_perm,
                                          self.settings.shingle_size)
+        band_keys = self.lsh.band_keys(sigs)
         return [Prepared(a, a.lang or detect_language(clean(a.text)), content_hash(a.text), sigs[i],
-                         int(sizes[i]), embeddings[i], _STUB, a.published_ts)
+                         int(sizes[i]), embeddings[i], _STUB, a.published_ts, band_keys[i])
                 for i, a in enumerate(articles)]
 
     def _pair_scores(self, p, candidates, cosine_of):
