@@ -99,6 +99,25 @@ def test_improves_or_keeps_quality_and_keeps_ids(engine):
     json.dumps(report.summary())
 
 
+def test_job_merges_at_its_own_threshold(online_dir, tmp_path, encoder):
+    """The job's threshold comes from the artifact (lower than the online one: its average counts
+    unscored pairs as 0) and the setting overrides it; a higher bar merges fewer stories."""
+    def stories_after(name: str, **settings) -> tuple[int, Engine]:
+        data = tmp_path / name
+        shutil.copytree(online_dir, data)
+        engine = Engine(Settings(data_dir=data, **settings), encoder=encoder)
+        try:
+            return len(set(line["cluster_id"] for line in run_recluster(engine).lines)), engine
+        finally:
+            engine.store.close()
+
+    default, engine = stories_after("default")
+    assert engine.recluster_threshold == engine.scorer.recluster_threshold < engine.threshold
+    strict, engine = stories_after("strict", recluster_threshold=0.9)
+    assert engine.recluster_threshold == 0.9
+    assert strict > default
+
+
 def test_second_run_changes_nothing(engine):
     run_recluster(engine)
     first = state(engine)
