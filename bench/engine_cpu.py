@@ -13,7 +13,6 @@ bench/speed.py has no such work, so there is no ratio here; compare commits with
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -22,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyclust.article import ArticleError, parse_article  # noqa: E402
+from storyclust.article import parse_article  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
 from storyclust.engine import Engine, embed_text  # noqa: E402
-from training.corpus import SHARED, cached_encoder  # noqa: E402
+from training.corpus import cached_encoder, load_set  # noqa: E402
 
 CHUNK = 128  # as `storyclust cluster`
 
@@ -35,14 +34,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    articles = []
-    for line in (SHARED / "data" / "allsides-train" / "articles.jsonl").open(encoding="utf-8"):
-        try:
-            articles.append(parse_article(json.loads(line)))
-        except ArticleError:
-            continue
-        if len(articles) >= args.limit:
-            break
+    articles = [parse_article(row) for row in load_set("allsides-train")[: args.limit]]
     settings = Settings()
     encoder = cached_encoder(settings)
     texts = [embed_text(a, settings.max_seq_length) for a in articles]

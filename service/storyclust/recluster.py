@@ -49,6 +49,7 @@ from .article import parse_published
 from .features import FEATURES, RARITY_MIN_DOCS
 from .profile import STEM_BUCKETS
 from .store import select_in
+from .term_stats import as_counted
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +435,6 @@ def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
 # 3. Edge scores: the online pair features, vectorised over many pairs
 # --------------------------------------------------------------------------------------------
 _SET_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
-_COUNTED_WITH_HASH = ("numbers", "years")  # their keys in the term counts: "#<n>"
 
 
 class _Profiles:
@@ -464,9 +464,7 @@ class _Profiles:
             everything = []
             for f in _SET_FIELDS:
                 values = [record.get(f, ()) for record in batch]
-                terms = list(chain.from_iterable(values))
-                if f in _COUNTED_WITH_HASH:  # as TermStats counts them (features weigh them by rarity)
-                    terms = ["#" + t for t in terms]
+                terms = list(as_counted(f, list(chain.from_iterable(values))))  # the keys of ``df``
                 everything.extend(terms)
                 hashes[f].append(np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms)))
                 lengths[f].append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))

@@ -132,5 +132,10 @@ class TermStats:
 
 def counted_keys(profile: Profile, field: str) -> Collection[str]:
     """A profile set as the keys it is counted under (numbers and years: ``"#<n>"``)."""
-    values = getattr(profile, field)
+    return as_counted(field, getattr(profile, field))
+
+
+def as_counted(field: str, values: Collection[str]) -> Collection[str]:
+    """Values of a profile field as the keys they are counted under: numbers and years get a
+    ``#`` so that a year is not taken for the word or name spelt the same."""
     return ["#" + n for n in values] if field in ("numbers", "years") else values
