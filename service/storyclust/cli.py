@@ -68,6 +68,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if settings.encode_workers is None:  # a batch job: throughput over one article's latency
         settings = settings.model_copy(update={"encode_workers": os.cpu_count() or 1})
     engine = _engine(settings)
+    previous_interval = sys.getswitchinterval()  # process-wide: restored when the job ends
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     failed = 0
@@ -114,6 +115,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             decide_waiting()
     finally:
         encoding.shutdown(wait=True, cancel_futures=True)
+        sys.setswitchinterval(previous_interval)
         engine.save_indexes()
         if out is not sys.stdout:
             out.close()

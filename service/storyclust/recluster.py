@@ -464,7 +464,7 @@ class _Profiles:
             everything = []
             for f in _SET_FIELDS:
                 values = [record.get(f, ()) for record in batch]
-                terms = list(as_counted(f, list(chain.from_iterable(values))))  # the keys of ``df``
+                terms = as_counted(f, list(chain.from_iterable(values)))  # the keys of ``df``
                 everything.extend(terms)
                 hashes[f].append(np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms)))
                 lengths[f].append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
