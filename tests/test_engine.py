@@ -105,8 +105,9 @@ def test_dry_run_decides_but_keeps_nothing(engine, ecb):
 
 
 def test_vectors_encoded_ahead_give_the_same_answers(engine, ecb, settings, encoder):
-    """`storyclust cluster` encodes the next batch in a thread (Engine.embed) while this one is
-    decided: the answers must be those of the plain path, repeats in the batch included."""
+    """`storyclust cluster` has the next batches encoded in the model's workers
+    (Engine.embed_later) while this one is decided: the answers must be those of the plain
+    path, repeats in the batch included."""
     from storyclust.engine import Engine
 
     rows = [r for r in ecb.values() if r["id"].split("_")[0] in ("1", "3")][:14]
@@ -114,7 +115,8 @@ def test_vectors_encoded_ahead_give_the_same_answers(engine, ecb, settings, enco
     try:
         plain = [ingest(engine, rows[:6]), ingest(engine, rows[3:])]
         batches = [[parse_article(r) for r in rows[:6]], [parse_article(r) for r in rows[3:]]]
-        early = [ahead.ingest(batch, embeddings=ahead.embed(batch)) for batch in batches]
+        queued = [ahead.embed_later(batch) for batch in batches]  # both queued before either is decided
+        early = [ahead.ingest(batch, embeddings=vectors.result()) for batch, vectors in zip(batches, queued)]
         assert [[d.line() for d in b] for b in early] == [[d.line() for d in b] for b in plain]
         assert sum(d.stored is False for d in early[1]) == 3  # rows 3-5 came again
         assert ahead.store.count() == engine.store.count() == len(rows)

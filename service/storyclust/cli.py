@@ -60,9 +60,11 @@ def read_articles(handle: IO[bytes], settings: Settings) -> Iterator[tuple[int, 
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from collections import deque
 
     from tqdm import tqdm
+
+    from .embedding import PendingVectors
 
     settings = get_settings(data_dir=args.data_dir)
     if settings.encode_workers is None:  # a batch job: throughput over one article's latency
@@ -73,31 +75,31 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     failed = 0
     path = Path(args.input)
-    # One chunk is encoded in a worker thread while the one before it is decided and stored:
-    # the model runs in native code without the GIL, so the engine's single-threaded work
-    # overlaps the model's instead of adding to it. Input order and answers stay the same.
-    encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
-    waiting: tuple[list[Article], Future] | None = None
+    # The model encodes the next chunks in its worker threads while this thread decides and
+    # stores an earlier one: the model runs in native code without the GIL, so the engine's
+    # single-threaded work overlaps the model's instead of adding to it. One chunk more than
+    # there are workers is queued, so no worker waits for this thread. Input order and answers
+    # stay the same.
+    ahead = max(engine.encoder.workers, 1) + 1
+    pending: deque[tuple[list[Article], PendingVectors]] = deque()
     try:
         with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
                                                 desc="clustering", file=sys.stderr,
                                                 disable=None) as progress:
             chunk: list[Article] = []
 
-            def decide_waiting() -> None:
-                nonlocal waiting
-                if waiting is not None:
-                    articles, vectors = waiting
-                    waiting = None
-                    for decision in engine.ingest(articles, embeddings=vectors.result()):
-                        out.write(json.dumps(decision.line(), ensure_ascii=False) + "\n")
-                    out.flush()
+            def decide_oldest() -> None:
+                articles, vectors = pending.popleft()
+                for decision in engine.ingest(articles, embeddings=vectors.result()):
+                    out.write(json.dumps(decision.line(), ensure_ascii=False) + "\n")
+                out.flush()
 
             def flush() -> None:
-                nonlocal waiting, chunk
-                encoded = (chunk, encoding.submit(engine.embed, chunk))
-                decide_waiting()
-                waiting, chunk = encoded, []
+                nonlocal chunk
+                pending.append((chunk, engine.embed_later(chunk)))
+                chunk = []
+                while len(pending) > ahead:
+                    decide_oldest()
 
             position = 0
             for number, article, error in read_articles(handle, settings):
@@ -112,9 +114,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 position = handle.tell()
             if chunk:
                 flush()
-            decide_waiting()
+            while pending:
+                decide_oldest()
     finally:
-        encoding.shutdown(wait=True, cancel_futures=True)
+        for _, vectors in pending:  # stopped early: do not encode what will not be decided
+            vectors.cancel()
         sys.setswitchinterval(previous_interval)
         engine.save_indexes()
         if out is not sys.stdout:

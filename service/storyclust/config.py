@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_seq_length: int = Field(256, description="Model tokens per article; the rest is not embedded (it is still hashed).")
     encode_batch_size: int = Field(32, description="Texts per forward pass.")
     torch_threads: int | None = Field(None, description="Torch CPU threads for one model call; default: all cores. Used when encode_workers is 1.")
-    encode_workers: int | None = Field(None, ge=1, description="Model calls run side by side on slices of a batch, one core each. Default: 1 for the API (one call on all cores: the lowest latency for one article), one per core for `storyclust cluster` (throughput, and room for the engine's own work beside the model).")
+    encode_workers: int | None = Field(None, ge=1, description="Model calls run side by side, one core each, each taking the next length-sorted batch of texts from a shared queue. Default: 1 for the API (one call on all cores: the lowest latency for one article), one per core for `storyclust cluster` (throughput, and room for the engine's own work beside the model).")
 
     # --- copies (MinHash) -------------------------------------------------------------------
     num_perm: int = Field(128, description="MinHash permutations. More: a tighter Jaccard estimate (error ~ 1/sqrt(num_perm)), more bytes per article.")

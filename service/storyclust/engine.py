@@ -29,7 +29,7 @@ from . import minhash
 from .alignment import sentence_alignment
 from .article import Article
 from .config import Settings
-from .embedding import Encoder, shared_encoder
+from .embedding import Encoder, PendingVectors, shared_encoder
 from .features import FEATURES, pair_feature_matrix
 from .language import detect_language
 from .lsh_index import LSHIndex
@@ -182,20 +182,22 @@ class Engine:
         return len(self.vectors) == self.store.count() == len(self.lsh)
 
     # --- preparation (no lock: pure computation) -------------------------------------------
-    def embed(self, articles: Sequence[Article]) -> np.ndarray:
-        """The model's vectors for ``articles``, exactly as :meth:`prepare` computes them.
+    def embed_later(self, articles: Sequence[Article]) -> PendingVectors:
+        """The model's vectors for ``articles``, exactly as :meth:`prepare` computes them,
+        computed in the encoder's workers; ``.result()`` waits for them.
 
-        Safe in a thread beside :meth:`ingest` (it touches neither the store nor the indexes,
-        nor the cleaning cache): a batch job encodes the next batch while this one is decided,
-        so the engine's single-threaded work overlaps the model's instead of adding to it."""
+        Safe beside :meth:`ingest` (the workers touch neither the store nor the indexes, nor
+        the cleaning cache): a batch job keeps the next chunks queued while it decides an
+        earlier one, so the engine's single-threaded work overlaps the model's instead of
+        adding to it, and the workers go from one chunk's batches straight to the next."""
         limit = self.settings.max_seq_length
-        return self.encoder.encode([embed_text(a, limit, clean_uncached) for a in articles])
+        return self.encoder.submit([embed_text(a, limit, clean_uncached) for a in articles])
 
     def prepare(self, articles: Sequence[Article], timings: dict[str, float] | None = None,
                 embeddings: np.ndarray | None = None) -> list[Prepared]:
         """Everything about the articles that does not depend on the store. The model's share
         of the time is added to ``timings["model"]`` when given (the API reports it).
-        ``embeddings``: the articles' vectors from :meth:`embed`, already computed.
+        ``embeddings``: the articles' vectors from :meth:`embed_later`, already computed.
 
         One article at a time, then the model on the batch: hashing, shingling, language and
         profile all start from the cleaned body, which :func:`clean`'s small cache then holds
@@ -228,7 +230,7 @@ class Engine:
         ``dry_run`` decides the batch exactly the same way (each article sees the earlier ones)
         and then rolls everything back: the feed is compared with itself and the store, and
         nothing is kept. ``timings``: see :meth:`prepare`. ``embeddings``: the vectors of
-        ``articles`` (row for row) from :meth:`embed`, when the caller encoded them ahead.
+        ``articles`` (row for row) from :meth:`embed_later`, when the caller encoded them ahead.
         """
         todo = [i for i, a in enumerate(articles) if not self._is_repeat(a)]
         prepared = {id(p.article): p for p in self.prepare(
