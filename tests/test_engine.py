@@ -281,3 +281,23 @@ def test_importing_the_engine_leaves_the_model_its_threads():
     assert run.returncode == 0, run.stderr
     before, after = run.stdout.split()[-2:]
     assert after == before, f"torch threads {before} -> {after} after importing storyclust.engine"
+
+
+def test_story_score_is_the_mean_of_its_best_members(engine, ecb, settings, encoder):
+    """A story's score averages its best ``story_members_averaged`` member scores: with 1 it is
+    the best pair's score; by default (4 of up to 8 compared) it stays at or below that, and is
+    below it for a story whose compared members disagree."""
+    from storyclust.engine import Engine
+
+    rows = [r for r in ecb.values() if r["id"].split("_")[0] == "1"][:24]
+    best_only = Engine(settings.model_copy(update={"data_dir": settings.data_dir.parent / "best",
+                                                    "story_members_averaged": 1}), encoder=encoder)
+    try:
+        default = [s for d in ingest(engine, rows) for s in d.evidence.get("stories", [])]
+        single = [s for d in ingest(best_only, rows) for s in d.evidence.get("stories", [])]
+    finally:
+        best_only.store.close()
+    assert single and all(s["score"] == s["max"] for s in single)
+    assert all(s["score"] <= s["max"] for s in default)
+    large = [s for s in default if s["compared"] > 4]
+    assert large and any(s["score"] < s["max"] for s in large)

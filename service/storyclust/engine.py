@@ -3,8 +3,8 @@
 
 The order of checks is the order of certainty: an equal content hash, then a MinHash copy
 (Jaccard or containment) among LSH and vector-index candidates, then the pair scorer against
-*several* members of each candidate story (average over members, so one look-alike cannot chain
-two events together), and otherwise a new story.
+*several* members of each candidate story (the mean of its best few member scores, so one
+look-alike cannot chain two events together), and otherwise a new story.
 
 Heavy work (embedding, hashing, profiles) runs in batches outside the write lock; decisions and
 store writes run one article at a time under it, so each article sees every earlier one. A batch
@@ -447,15 +447,15 @@ class Engine:
         ranked = sorted(by_story.items(), key=lambda kv: -max(s for s, _ in kv[1]))[:5]
 
         stories = []
-        m = self.settings.story_members_compared
+        m, averaged = self.settings.story_members_compared, self.settings.story_members_averaged
         for cluster_id, scored in ranked:
             # A story none of whose candidates reaches the threshold cannot average above it
             # (its other members are further from the article): not worth scoring them.
             if max(s for s, _ in scored) >= self.threshold:
                 scored = self._complete_story(p, cluster_id, scored, m)
-            values = [s for s, _ in scored]
-            stories.append({"cluster_id": cluster_id, "score": _mean(values),
-                            "max": float(max(values)), "compared": len(values)})
+            values = sorted((s for s, _ in scored), reverse=True)
+            stories.append({"cluster_id": cluster_id, "score": _mean(values[:averaged]),
+                            "max": values[0], "compared": len(values)})
         stories.sort(key=lambda s: -s["score"])
         score_list = scores.tolist()
         top = [(score_list[i], candidates[i]) for i in np.argsort(-scores, kind="stable")[:5].tolist()]
