@@ -30,10 +30,11 @@ class Encoder:
 
     ``threads``: torch's intra-op threads for one model call (default: all cores): the lowest
     latency for one article, as the API needs. ``workers`` > 1 instead runs that many model
-    calls side by side, each on one core (torch threads = 1), each on its own batches of the
-    texts (:meth:`submit`): a batch job's throughput. On 2 cores here that is ~3% less wall and ~8% less CPU
-    than one two-thread call (no barrier waits between the threads of each operation), and it
-    lets other Python work share the cores without stalling the model's lock-step threads.
+    calls side by side, each on one core (torch threads = 1), each taking the next batch of
+    the texts from a shared queue (:meth:`submit`): a batch job's throughput. On 2 cores here
+    that is ~3% less wall and ~8% less CPU than one two-thread call (no barrier waits between
+    the threads of each operation), and it lets other Python work share the cores without
+    stalling the model's lock-step threads.
     """
 
     def __init__(self, model_path: str | None = None, max_seq_length: int = 256,
