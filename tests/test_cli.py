@@ -165,7 +165,7 @@ def test_cluster_empty_input(tmp_path):
 
 # --- cluster: killed part-way ---------------------------------------------------------------
 def test_kill_part_way_loses_nothing_reported_and_rerun_completes(tmp_path):
-    rows = good_rows(200, offset=100)  # the first answers come after 128 (one chunk)
+    rows = good_rows(200, offset=100)  # two chunks: the first is answered while the second is encoded
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     data_dir, out = tmp_path / "data", tmp_path / "out.jsonl"
