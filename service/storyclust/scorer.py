@@ -26,7 +26,7 @@ class PairScorer:
     scale: np.ndarray
     weights: np.ndarray
     bias: float
-    threshold: float  # online: the story score (mean over compared members) to join a story
+    threshold: float  # online: the story score (mean of its best compared members) to join a story
     # Nightly job: the average-linkage score to merge two clusters. Its average runs over every
     # pair across the two clusters, unscored pairs counting 0, so it reads lower than the online
     # mean over a story's best-matching members for the same evidence and needs a lower bar.
