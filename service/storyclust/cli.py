@@ -80,7 +80,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     # single-threaded work overlaps the model's instead of adding to it. One chunk more than
     # there are workers is queued, so no worker waits for this thread. Input order and answers
     # stay the same.
-    ahead = max(engine.encoder.workers, 1) + 1
+    ahead = engine.encoder.workers + 1  # the encoder has at least one worker
     pending: deque[tuple[list[Article], PendingVectors]] = deque()
     try:
         with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
