@@ -6,8 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from storyclust.features import FEATURES
+from storyclust.features import FEATURES, feature_matrix, pair_features
+from storyclust.profile import build_profile
 from storyclust.scorer import DEFAULT_PATH, PairScorer
+from storyclust.seeds import load_seeds
+from storyclust.term_stats import TermStats
 
 
 def test_shipped_artifact_matches_the_code():
@@ -18,6 +21,27 @@ def test_shipped_artifact_matches_the_code():
     # a positive weight.
     negative = {f for f, w in zip(FEATURES, scorer.weights) if w < 0}
     assert negative == {"years_conflict", "log_days_apart"}
+
+
+def test_dates_count_only_by_how_close_they_are():
+    """Two reports published the same day are likelier one story than the same pair undated,
+    ten days apart less likely; a date on one side only says nothing. (The artifact before
+    this test gave any dated pair a bonus, so reports ten days apart outscored undated ones.)"""
+    seeds = load_seeds()
+    a, b = (build_profile(None, seeds[k]["text"]) for k in (1, 2))
+    stats = TermStats()
+    for seed in seeds:
+        stats.add(build_profile(None, seed["text"]).all_terms())
+    scorer = PairScorer.load()
+
+    def score(ts_a, ts_b):
+        return scorer.score(feature_matrix([pair_features(a, ts_a, 0.8, b, ts_b, stats, 0.3)]))[0]
+
+    day, t0 = 86400.0, 1.7e9
+    undated = score(None, None)
+    assert score(t0, None) == score(None, t0) == undated
+    assert score(t0, t0 + 3 * 3600) > undated > score(t0, t0 + 10 * day)
+    assert score(t0, t0 + 2 * day) < score(t0, t0 + 3 * 3600)
 
 
 def test_artifact_without_a_job_threshold_uses_the_online_one(tmp_path):
