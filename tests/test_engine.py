@@ -283,6 +283,22 @@ def test_importing_the_engine_leaves_the_model_its_threads():
     assert after == before, f"torch threads {before} -> {after} after importing storyclust.engine"
 
 
+def test_members_outside_the_time_window_count_zero_in_a_story(engine, ecb):
+    """A story dated two months earlier cannot take a new report through its one undated
+    member: its dated member is compared as 0 (the window says never one story), not by a pair
+    score only lowered by the day gap."""
+    a, b, c = ecb["3_3ecb"], ecb["3_6ecb"], ecb["3_1ecb"]
+    assert a["event_id"] == b["event_id"] == c["event_id"]
+    background = [r for r in ecb.values() if r["id"].split("_")[0] in ("5", "8", "12")][::12]
+    ingest(engine, background)
+    first, undated = ingest(engine, [{**a, "published_at": "2008-04-01"}, {**b, "published_at": None}])
+    assert undated.cluster_id == first.cluster_id
+    late = ingest(engine, [{**c, "published_at": "2008-06-01"}])[0]
+    story = next(s for s in late.evidence["stories"] if s["cluster_id"] == first.cluster_id)
+    assert story["compared"] == 2 and story["max"] >= engine.threshold
+    assert story["score"] == pytest.approx(story["max"] / 2, abs=1e-4)  # the undated member's score and 0
+
+
 def test_story_score_is_the_mean_of_its_best_members(engine, ecb, settings, encoder):
     """A story's score averages its best ``story_members_averaged`` member scores: with 1 it is
     the best pair's score; by default (4 of up to 8 compared) it stays at or below that, and is

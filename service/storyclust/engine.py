@@ -434,11 +434,8 @@ class Engine:
         # Pairs below min_pair_cosine are not scored: they practically never are one story, and
         # most candidates of an article that starts a story are such pairs.
         floor = self.settings.min_pair_cosine
-        window = self.settings.time_window_days * 86400
-        ts = p.published_ts
         candidates = [c for c in candidates if cosine_of[c.rowid] >= floor and c.profile.terms
-                      and (ts is None or c.published_ts is None or abs(ts - c.published_ts) <= window)
-                      ] if p.profile.terms else []
+                      and self._in_window(p, c)] if p.profile.terms else []
         scores, rows = self._pair_scores(p, candidates, cosine_of)
         rows_by_rowid = {c.rowid: r for c, r in zip(candidates, rows)}
         by_story: dict[str, list[tuple[float, Candidate]]] = {}
@@ -474,7 +471,12 @@ class Engine:
         return Decision(a.id, "", "new_story", None, best_score, matches, evidence)
 
     def _complete_story(self, p: Prepared, cluster_id: str, scored: list, m: int) -> list:
-        """Score up to ``m`` members of a story, adding members that were not candidates."""
+        """Score up to ``m`` members of a story, adding members that were not candidates.
+
+        A member dated outside the time window counts 0, as the window says such a pair never
+        is one story (and as the nightly job counts it): without that, a story dated ten days
+        earlier took a new report through one undated member, its dated members' pair scores
+        only lowered by the day gap (NewsWCL50: two pairs of events merged this way)."""
         have = {c.rowid for _, c in scored}
         if len(scored) >= m:
             return sorted(scored, key=lambda t: -t[0])[:m]
@@ -482,6 +484,14 @@ class Engine:
         if not extra_ids:
             return scored
         extra = self._candidates(extra_ids)
-        vectors = self.store.embeddings(extra_ids, self.encoder.dim)
+        outside = [c for c in extra if not self._in_window(p, c)]
+        inside = [c for c in extra if self._in_window(p, c)]
+        vectors = self.store.embeddings([c.rowid for c in inside], self.encoder.dim) if inside else {}
         cos = {r: float(v @ p.embedding) for r, v in vectors.items()}
-        return scored + list(zip(self._pair_scores(p, extra, cos)[0].tolist(), extra))
+        return (scored + list(zip(self._pair_scores(p, inside, cos)[0].tolist(), inside))
+                + [(0.0, c) for c in outside])
+
+    def _in_window(self, p: Prepared, c: Candidate) -> bool:
+        """False when both are dated further apart than the time window."""
+        return (p.published_ts is None or c.published_ts is None
+                or abs(p.published_ts - c.published_ts) <= self.settings.time_window_days * 86400)
