@@ -46,7 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .alignment import concatenated_ranges
 from .article import parse_published
-from .features import FEATURES, RARITY_MIN_DOCS, SAME_DAY_SECONDS
+from .features import FEATURES, RARITY_MIN_DOCS
 from .profile import STEM_BUCKETS
 from .store import select_in
 from .term_stats import as_counted
@@ -628,10 +628,6 @@ def _column_years_conflict(p, a, b, cos, ts):
     return ((p.size["years"][a] > 0) & (p.size["years"][b] > 0) & none_shared).astype(np.float64)
 
 
-def _column_same_day(p, a, b, cos, ts):
-    return (np.abs(ts[a] - ts[b]) < SAME_DAY_SECONDS).astype(np.float64)  # nan (undated) compares False
-
-
 def _column_log_days_apart(p, a, b, cos, ts):
     return np.log1p(np.nan_to_num(np.abs(ts[a] - ts[b]) / 86400.0, nan=0.0))
 
@@ -646,7 +642,6 @@ COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "number_wjaccard": _column_number_wjaccard,
     "years_shared": _column_years_shared,
     "years_conflict": _column_years_conflict,
-    "same_day": _column_same_day,
     "log_days_apart": _column_log_days_apart,
 }
 
