@@ -29,6 +29,7 @@ import hashlib
 import sys
 import tempfile
 import time
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 
@@ -134,10 +135,10 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         if held_out:
             shipped = shipped or fit(list(tables.values()), version="all-dev-sets")
-            run = lambda date=None: one_pass(docs, [0] * len(docs), {0: shipped}, encoder, date)  # noqa: E731
+            run = partial(one_pass, docs, [0] * len(docs), {0: shipped}, encoder)
             label, note = "storyclust (held out)", "one pass, scorer trained on all dev sets"
         else:
-            run = lambda date=None: storyclust_oof(name, sets, tables, args.folds, encoder, date)  # noqa: E731
+            run = partial(storyclust_oof, name, sets, tables, args.folds, encoder)
             label, note = "storyclust (out-of-fold)", f"one pass, {args.folds} folds by topic"
         m, seconds = run()
         print(row(label, m, f"{note}; ingest {seconds:.0f} s"), flush=True)
