@@ -476,7 +476,7 @@ class Engine:
         A member dated outside the time window counts 0, as the window says such a pair never
         is one story (and as the nightly job counts it): without that, a story dated ten days
         earlier took a new report through one undated member, its dated members' pair scores
-        only lowered by the day gap (NewsWCL50: two pairs of events merged this way)."""
+        only lowered by the day gap (NewsWCL50: two events merged this way)."""
         have = {c.rowid for _, c in scored}
         if len(scored) >= m:
             return sorted(scored, key=lambda t: -t[0])[:m]
@@ -484,8 +484,9 @@ class Engine:
         if not extra_ids:
             return scored
         extra = self._candidates(extra_ids)
-        outside = [c for c in extra if not self._in_window(p, c)]
-        inside = [c for c in extra if self._in_window(p, c)]
+        inside, outside = [], []
+        for c in extra:
+            (inside if self._in_window(p, c) else outside).append(c)
         vectors = self.store.embeddings([c.rowid for c in inside], self.encoder.dim) if inside else {}
         cos = {r: float(v @ p.embedding) for r, v in vectors.items()}
         return (scored + list(zip(self._pair_scores(p, inside, cos)[0].tolist(), inside))
