@@ -283,6 +283,24 @@ def test_importing_the_engine_leaves_the_model_its_threads():
     assert after == before, f"torch threads {before} -> {after} after importing storyclust.engine"
 
 
+def test_a_feed_dated_on_one_day_decides_as_an_undated_one(engine, ecb, settings, encoder):
+    """Dates may only keep reports apart. Almost every candidate pair of a live feed is a
+    same-day pair, so any bonus for closeness would act as a lower threshold there (a scorer
+    that had one merged nearly all of a one-day feed: bench/accuracy.py's one-day rows)."""
+    from storyclust.engine import Engine
+
+    rows = [r for r in ecb.values() if r["id"].split("_")[0] in ("1", "3", "4")][::2]
+    dated = Engine(settings.model_copy(update={"data_dir": settings.data_dir.parent / "dated"}), encoder=encoder)
+    try:
+        undated_answers = ingest(engine, [{**r, "published_at": None} for r in rows])
+        dated_answers = ingest(dated, [{**r, "published_at": "2024-05-01T08:00:00+00:00"} for r in rows])
+    finally:
+        dated.store.close()
+    assert len({d.cluster_id for d in undated_answers}) > 1
+    assert [d.relation for d in dated_answers] == [d.relation for d in undated_answers]
+    assert [d.score for d in dated_answers] == pytest.approx([d.score for d in undated_answers], abs=1e-9)
+
+
 def test_members_outside_the_time_window_count_zero_in_a_story(engine, ecb):
     """A story dated two months earlier cannot take a new report through its one undated
     member: its dated member is compared as 0 (the window says never one story), not by a pair
