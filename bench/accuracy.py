@@ -2,7 +2,7 @@
 MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
-                                       [--held-out newswcl50] [--one-day 2024-05-01]
+                                       [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -16,7 +16,8 @@ never used to train or tune anything: storyclust runs there with a scorer traine
 dev sets, as shipped. They show how the defaults carry to data of another kind.
 One-day rows: the same pass with every article dated the same day, as in a day's real feed
 (the dev sets are mostly undated): dates may only ever keep reports apart, so these rows must
-match the plain ones.
+match the plain ones. One-year rows: every article ends with "(c) 2024", as agency boilerplate
+or a mention of the current year does in a real feed; they show how much a shared year counts.
 Naive peer: MiniLM embeddings and one cosine threshold, its best value per set (an oracle
 advantage storyclust does not get), single pass (join the nearest earlier article's story) and
 average linkage. MinHash only: single pass on estimated Jaccard, best threshold per set.
@@ -73,7 +74,7 @@ def average_linkage(sim: np.ndarray, threshold: float, tree=None) -> list[int]:
 
 
 def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder,
-                   date: str | None = None) -> tuple[dict, float]:
+                   date: str | None = None, year: str | None = None) -> tuple[dict, float]:
     """B3 and friends of one online pass over the whole set, each article decided by the scorer
     of its fold; and the seconds the pass took."""
     docs = sets[name]
@@ -82,13 +83,18 @@ def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: i
     for k in sorted(set(fold)):
         rest = [d for d, f in zip(docs, fold) if f != k]
         scorers[k] = fit([tables[n] for n in sets if n != name] + [pair_table(rest)], version=f"oof-{name}-{k}")
-    return one_pass(docs, fold, scorers, encoder, date)
+    return one_pass(docs, fold, scorers, encoder, date, year)
 
 
-def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None) -> tuple[dict, float]:
+def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
+             year: str | None = None) -> tuple[dict, float]:
     """One online pass over ``docs`` in order, each decided by ``scorers[fold[i]]``; with
-    ``date``, every article is dated that day."""
-    articles = [d.article.model_copy(update={"published_at": date}) if date else d.article for d in docs]
+    ``date``, every article is dated that day; with ``year``, every text ends with "(c) year"."""
+    articles = [d.article for d in docs]
+    if date:
+        articles = [a.model_copy(update={"published_at": date}) for a in articles]
+    if year:
+        articles = [a.model_copy(update={"text": f"{a.text}\n(c) {year}"}) for a in articles]
     predicted: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(Settings(data_dir=Path(tmp), fsync=False), encoder=encoder)
@@ -119,6 +125,7 @@ def main() -> None:
     parser.add_argument("--held-out", nargs="*", default=["newswcl50"],
                         help="sets never trained on (any folder of ../shared/data with event_id)")
     parser.add_argument("--one-day", default="2024-05-01", help="the date of the one-day rows ('' to skip them)")
+    parser.add_argument("--one-year", default="2024", help="the year of the one-year rows ('' to skip them)")
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
 
@@ -145,6 +152,9 @@ def main() -> None:
         if args.one_day:
             m, _ = run(args.one_day)
             print(row(f"{label}, all dated {args.one_day}", m, "robustness: a day's feed"), flush=True)
+        if args.one_year:
+            m, _ = run(year=args.one_year)
+            print(row(f"{label}, all ending '(c) {args.one_year}'", m, "robustness: one year named everywhere"), flush=True)
         if args.skip_peers:
             continue
         vectors = np.stack([d.embedding for d in docs])
