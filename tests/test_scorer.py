@@ -61,3 +61,42 @@ def test_artifact_for_other_features_is_refused(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="features"):
         PairScorer.load(path)
+
+
+def test_a_year_in_most_stored_articles_is_no_evidence():
+    """A copyright line or the current year named in most of a feed says nothing about which
+    event a report is of: with "2024" added to every ECB+ profile, all pair features (online,
+    one pair or many, and the nightly job's) are those of the profiles without it, while the
+    real years still count."""
+    from dataclasses import replace
+
+    from conftest import load_dataset
+
+    from storyclust import recluster
+    from storyclust.features import pair_feature_matrix
+
+    rows = [r for r in load_dataset("ecbplus-dev") if r["id"].split("_")[0] in ("1", "3", "4", "5")][::2]
+    plain = [build_profile(r.get("title"), r["text"]) for r in rows]
+    # Compared with all others: an article naming the set's most common year (2013, in 15 of
+    # these 53, under the third at which a year stops counting).
+    plain.sort(key=lambda p: "2013" not in p.years)
+    assert len(plain) >= 40
+    stamped = [replace(p, years=p.years | {"2024"}) for p in plain]
+
+    def features(profiles):
+        stats = TermStats()
+        for p in profiles:
+            stats.add_profile(p)
+        one = np.array([pair_features(profiles[0], None, 0.5, q, None, stats, 0.2) for q in profiles[1:]])
+        many = pair_feature_matrix(profiles[0], None, np.full(len(profiles) - 1, 0.5), profiles[1:],
+                                   [None] * (len(profiles) - 1), stats, np.full(len(profiles) - 1, 0.2))
+        table = recluster._Profiles([p.to_json() for p in profiles], dict(stats.df), stats.docs)
+        n = len(profiles)
+        job = recluster.feature_rows(table, np.zeros(n - 1, dtype=np.int64), np.arange(1, n),
+                                     np.full(n - 1, 0.5), np.full(n, np.nan))
+        return one, many, job
+
+    shared, conflict = FEATURES.index("years_shared"), FEATURES.index("years_conflict")
+    for before, after in zip(features(plain), features(stamped)):
+        assert before[:, shared].sum() > 0 and before[:, conflict].sum() > 0  # real years count
+        np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-12)

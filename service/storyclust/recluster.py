@@ -46,7 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .alignment import concatenated_ranges
 from .article import parse_published
-from .features import FEATURES, RARITY_MIN_DOCS
+from .features import COMMON_YEAR_SHARE, FEATURES, RARITY_MIN_DOCS
 from .profile import STEM_BUCKETS
 from .store import select_in
 from .term_stats import as_counted
@@ -489,6 +489,11 @@ class _Profiles:
             indptr = np.concatenate(([0], np.cumsum(np.concatenate(lengths[f]) if lengths[f] else [], dtype=np.int64)))
             matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
             matrix.sort_indices()  # sets: no repeated term in a row
+            if f == "years" and docs >= RARITY_MIN_DOCS:  # as features._telling_years
+                matrix = matrix @ sparse.diags((term_df <= COMMON_YEAR_SHARE * docs).astype(np.float64))
+                matrix.eliminate_zeros()
+                matrix = matrix.tocsr()
+                matrix.sort_indices()
             self.sets[f] = matrix
         log_docs = math.log(docs + 2)
         self.rarity_scale = math.log(max(docs, RARITY_MIN_DOCS) + 2)  # as features.pair_features

@@ -125,6 +125,10 @@ class TermStats:
         profile.memo["slots"] = (self._token, out)
         return out
 
+    def slot_df(self, slots: np.ndarray) -> np.ndarray:
+        """Document frequencies of terms by slot (rounded back from the kept log(df + 1))."""
+        return np.rint(np.expm1(self._slot_log_df[slots]))
+
     def slot_idf(self, slots: np.ndarray) -> np.ndarray:
         """IDF of terms by slot, as :meth:`idf`."""
         return math.log(self.docs + 2) - self._slot_log_df[slots]
