@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import load_dataset
 
-from storyclust.alignment import sentence_alignment
+from storyclust.alignment import COMMON_STEM_SHARE, sentence_alignment
 from storyclust.profile import Profile, build_profile
 from storyclust.term_stats import TermStats
 
@@ -26,12 +26,16 @@ def corpus() -> tuple[list[Profile], TermStats]:
 
 
 def by_definition(mine: Profile, other: Profile, stats: TermStats) -> float:
-    """Mean of the three best (IDF-weighted Jaccard) scores of each sentence with its best match."""
+    """Mean of the three best (IDF-weighted Jaccard) scores of each sentence with its best match;
+    a stem in more than a fifth of the articles weighs 0."""
     if not mine.sentences or not other.sentences:
         return 0.0
 
+    def idf(stem: int) -> float:
+        return 0.0 if stats.df[f"~{stem}"] > COMMON_STEM_SHARE * stats.docs else stats.idf(f"~{stem}")
+
     def similarity(s: tuple[int, ...], t: tuple[int, ...]) -> float:
-        weight = lambda stems: sum(stats.idf(f"~{b}") for b in stems)  # noqa: E731
+        weight = lambda stems: sum(map(idf, stems))  # noqa: E731
         shared = weight(set(s) & set(t))
         union = weight(s) + weight(t) - shared
         return shared / union if union > 0 else 0.0
@@ -74,3 +78,23 @@ def test_same_event_pairs_align_better_than_same_topic_pairs(corpus):
     same, other = rng.sample(same, min(300, len(same))), rng.sample(other, min(300, len(other)))
     score = lambda pairs: np.mean([sentence_alignment(profiles[i], [profiles[j]], stats)[0] for i, j in pairs])  # noqa: E731
     assert score(same) > 1.5 * score(other)
+
+
+def test_a_boilerplate_sentence_in_a_fifth_of_the_feed_aligns_nothing(corpus):
+    """Two copies of one agency footer are identical sentences, whose IDF-weighted Jaccard is 1.0
+    however common their words: with the footer on a third of the articles, the alignment of any
+    two of them is what it was without it (before: two of the three best pairs, >= 0.67)."""
+    profiles, stats = corpus
+    footer = ("Copyright 2024 The Associated Press. All rights reserved. This material may not be "
+              "published, broadcast, rewritten or redistributed without permission.")
+    footed = [build_profile(r.get("title"), f"{r['text']}\n{footer}") if i % 3 == 0 else profiles[i]
+              for i, r in enumerate(ROWS)]
+    footed_stats = TermStats()
+    for p in footed:
+        footed_stats.add(p.all_terms())
+    carrying = list(range(0, len(ROWS), 3))
+    mine, others = carrying[0], carrying[1:]
+    plain = sentence_alignment(profiles[mine], [profiles[i] for i in others], stats)
+    with_footer = sentence_alignment(footed[mine], [footed[i] for i in others], footed_stats)
+    assert plain.mean() < 0.3
+    np.testing.assert_allclose(with_footer, plain, atol=0.05)

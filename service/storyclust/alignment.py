@@ -9,6 +9,14 @@ This runs for every candidate of every posted article, so it is written as a han
 passes over (stem, sentence) arrays: only the stems the two sides share are ever paired, and no
 per-call sparse-matrix construction is paid (which cost ~6 ms a call with SciPy at 20
 candidates, against well under 1 ms here).
+
+A stem carried by more than ``COMMON_STEM_SHARE`` of the stored articles weighs 0, like a stop
+word. An IDF-weighted Jaccard is a ratio, so two copies of one boilerplate sentence score 1.0
+however common their words are: an agency footer on 30% of a feed ("Copyright 2024 The
+Associated Press. All rights reserved. ...") counted as two of the three best-aligned pairs of
+any two articles carrying it (out-of-fold B3 F1 ECB+ 0.879 -> 0.860). With its stems at 0 the
+footer's pairs are empty. No dev-set pair feature changes much (leave-one-set-out AUC equal to
+the fourth decimal at a quarter; a tenth lowered Clust-McMs 0.978 -> 0.974).
 """
 
 from __future__ import annotations
@@ -16,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from .profile import Profile
-from .term_stats import TermStats
+from .term_stats import RARITY_MIN_DOCS, TermStats
 
 BEST_PAIRS = 3  # sentence pairs averaged: one shared boilerplate line must not decide
+COMMON_STEM_SHARE = 0.2  # of stored articles; counted from RARITY_MIN_DOCS stored on
 
 
 def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -30,6 +39,14 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     ends = np.cumsum(lengths)
     offsets = np.repeat(ends - lengths, lengths)
     return np.arange(total) - offsets + np.repeat(starts, lengths)
+
+
+def stem_weights(buckets: np.ndarray, stats: TermStats) -> np.ndarray:
+    """The IDF of sentence stems, 0 for a stem in more than ``COMMON_STEM_SHARE`` of the store."""
+    idf = stats.stem_idf(buckets)
+    if stats.docs < RARITY_MIN_DOCS:
+        return idf
+    return np.where(stats.stem_df(buckets) > COMMON_STEM_SHARE * stats.docs, 0.0, idf)
 
 
 def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats) -> np.ndarray:
@@ -49,7 +66,7 @@ def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats
     starts = np.concatenate(([0], np.cumsum(counts[has])[:-1]))  # first sentence of each, in theirs
     their_stems = np.concatenate([f[0] for f in flat])
     their_sentence = np.concatenate([f[1] for f in flat]) + np.repeat(starts, stem_counts)
-    my_weight, their_weight = stats.stem_idf(my_stems), stats.stem_idf(their_stems)
+    my_weight, their_weight = stem_weights(my_stems, stats), stem_weights(their_stems, stats)
     my_mass = np.bincount(my_sentence, weights=my_weight, minlength=n_mine)
     their_mass = np.bincount(their_sentence, weights=their_weight, minlength=n_theirs)
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from .alignment import sentence_alignment
 from .profile import Profile
-from .term_stats import SLOT_FIELDS, TermStats, counted_keys
+from .term_stats import RARITY_MIN_DOCS, SLOT_FIELDS, TermStats, counted_keys
 
 FEATURES = (
     "cosine",
@@ -52,7 +52,6 @@ FEATURES = (
     "years_conflict",
     "log_days_apart",
 )
-RARITY_MIN_DOCS = 30
 COMMON_YEAR_SHARE = 1 / 3  # of stored articles; counted from RARITY_MIN_DOCS stored on
 __all__ = ["FEATURES", "feature_matrix", "pair_feature_matrix", "pair_features", "sentence_alignment"]
 

@@ -19,6 +19,9 @@ from .profile import STEM_BUCKETS, Profile
 STEM_PREFIX = "~"  # profile keys of hashed sentence stems: "~<bucket>"
 # The profile sets the pair features compare, as counted keys (numbers and years as "#<n>").
 SLOT_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
+# Below this many stored articles rarity is not yet known (every term looks rare): weights that
+# depend on how common a term is (features.py, alignment.py) hold back until then.
+RARITY_MIN_DOCS = 30
 
 
 class TermStats:
@@ -99,6 +102,10 @@ class TermStats:
     def stem_idf(self, buckets: np.ndarray) -> np.ndarray:
         """IDF of sentence-stem buckets, as :meth:`idf` of ``"~<bucket>"``."""
         return math.log(self.docs + 2) - self._stem_log_df[buckets]
+
+    def stem_df(self, buckets: np.ndarray) -> np.ndarray:
+        """Document frequencies of sentence-stem buckets (rounded back from log(df + 1))."""
+        return np.rint(np.expm1(self._stem_log_df[buckets]))
 
     def weight_sum(self, terms: Iterable[str]) -> float:
         """Sum of the IDFs of ``terms`` (a set)."""
