@@ -223,3 +223,23 @@ def test_no_two_events_of_an_ecb_topic_look_like_copies():
             pairs += len(others)
             flagged += int(copy.sum())
     assert pairs > 4000 and flagged == 0
+
+
+def test_a_footer_on_much_of_the_feed_does_not_make_briefs_copies(tmp_path, encoder):
+    """Short briefs of different stories that end with one agency footer share most of their
+    shingles; once the footer is common in the store it no longer makes them copies, while a
+    real copy of a brief (new headline, same body and footer) still is one."""
+    footer = BOILERPLATE[1]
+    rows = [r for r in load_dataset("allsides-train") if r.get("text") and 20 <= len(r["text"].split()) <= 50][:90]
+    feed = [{**r, "text": r["text"] + footer} if i % 2 else r for i, r in enumerate(rows)]
+    copy = {**feed[71], "id": "copy-of-71", "title": "UPDATE 1-" + (feed[71].get("title") or "")}
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        decisions = engine.ingest([parse_article(r) for r in feed + [copy]])
+    finally:
+        engine.store.close()
+    event = {r["id"]: r["event_id"] for r in rows}
+    wrong = [(d.id, d.duplicate_of) for d in decisions[30:-1]  # the footer is known common from 30 stored
+             if d.relation in COPIES and event[d.id] != event[d.duplicate_of]]
+    assert wrong == []
+    assert decisions[-1].relation in COPIES and decisions[-1].duplicate_of == feed[71]["id"]

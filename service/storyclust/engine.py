@@ -28,6 +28,7 @@ import numpy as np
 from . import minhash
 from .alignment import sentence_alignment
 from .article import Article
+from .boilerplate import telling_shingles
 from .config import Settings
 from .embedding import Encoder, PendingVectors, shared_encoder
 from .features import FEATURES, pair_feature_matrix
@@ -391,7 +392,8 @@ class Engine:
 
         MinHash flags suspects cheaply; each suspect is then verified on the exact shingle sets,
         because containment estimated from a small Jaccard is noise when one text is tiny
-        beside the other (a one-sentence brief against a long report).
+        beside the other (a one-sentence brief against a long report), leaving out boilerplate
+        shingles (:mod:`storyclust.boilerplate`).
         """
         if not candidates:
             return None
@@ -402,11 +404,11 @@ class Engine:
                                   | (cont >= self.settings.near_dup_containment * 0.8))
         if not len(suspects):
             return None
-        mine = minhash.shingles(p.article.text, self.settings.shingle_size)
+        mine = telling_shingles(minhash.shingles(p.article.text, self.settings.shingle_size), self.stats)
         best = None
         for i in suspects[np.argsort(-jac[suspects])].tolist():
             stored = self.store.text_of(candidates[i].rowid)
-            theirs = minhash.shingles(stored, self.settings.shingle_size)
+            theirs = telling_shingles(minhash.shingles(stored, self.settings.shingle_size), self.stats)
             shared = len(mine & theirs)
             exact_jac = shared / max(len(mine | theirs), 1)
             smaller = min(len(mine), len(theirs))

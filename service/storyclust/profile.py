@@ -147,7 +147,7 @@ class _Memo(dict):
         return value
 
 
-def _content_term(token: str) -> str:
+def content_term(token: str) -> str:
     """The token's content term, "" for none."""
     low = token.casefold().strip(".'’-")
     if low and low not in _STOP and not _NUMBER.match(low) and (len(low) > 2 or not low.isascii()):
@@ -155,7 +155,7 @@ def _content_term(token: str) -> str:
     return ""
 
 
-_TERMS = _Memo(_content_term)
+_TERMS = _Memo(content_term)
 
 
 def _content_terms(tokens: list[str]) -> set[str]:

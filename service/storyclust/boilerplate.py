@@ -1,0 +1,36 @@
+"""Boilerplate shingles: word n-grams made only of words that much of the store carries.
+
+An agency footer or copyright line ("Copyright 2024 The Associated Press. All rights reserved.
+This material may not be published, broadcast, rewritten or redistributed ...") is the same in
+every article that carries it. Beside a short body it is a large share of the shingles, so two
+briefs of different stories looked like copies: with that footer on 30% of allsides-train
+(median body 69 words), 254 articles became near-duplicates of another story's article. A copy is
+therefore verified on the shingles that hold at least one telling word: a content term or number
+carried by at most ``COMMON_WORD_SHARE`` of the stored articles, or never counted (rare, or past
+the profile's first 600 words). Real copies share their telling shingles too, so they still pass.
+"""
+
+from __future__ import annotations
+
+from .profile import content_term
+from .term_stats import RARITY_MIN_DOCS, TermStats
+
+COMMON_WORD_SHARE = 0.2  # of stored articles; as the sentence stems' (alignment.py)
+
+
+def telling_shingles(shingle_set: set[bytes], stats: TermStats) -> set[bytes]:
+    """The shingles holding a word not carried by more than ``COMMON_WORD_SHARE`` of the store
+    (all of them while fewer than ``RARITY_MIN_DOCS`` articles are stored)."""
+    if stats.docs < RARITY_MIN_DOCS:
+        return shingle_set
+    limit = COMMON_WORD_SHARE * stats.docs
+    telling: dict[str, bool] = {}
+
+    def is_telling(word: str) -> bool:
+        known = telling.get(word)
+        if known is None:
+            key = "#" + word.replace(",", "") if word[:1].isdigit() else content_term(word)
+            known = telling[word] = bool(key) and stats.df.get(key, 0) <= limit
+        return known
+
+    return {s for s in shingle_set if any(map(is_telling, s.decode("utf-8").split(" ")))}
