@@ -3,6 +3,7 @@ MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
+                                       [--footer-share 0.3]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -18,6 +19,8 @@ One-day rows: the same pass with every article dated the same day, as in a day's
 (the dev sets are mostly undated): dates may only ever keep reports apart, so these rows must
 match the plain ones. One-year rows: every article ends with "(c) 2024", as agency boilerplate
 or a mention of the current year does in a real feed; they show how much a shared year counts.
+Footer rows: 30% of the articles (by a hash of the id) end with the Associated Press footer, as
+wire copies in a real feed do; they show whether boilerplate makes copies or stories.
 Naive peer: MiniLM embeddings and one cosine threshold, its best value per set (an oracle
 advantage storyclust does not get), single pass (join the nearest earlier article's story) and
 average linkage. MinHash only: single pass on estimated Jaccard, best threshold per set.
@@ -73,8 +76,12 @@ def average_linkage(sim: np.ndarray, threshold: float, tree=None) -> list[int]:
     return fcluster(tree, t=1.0 - threshold, criterion="distance").tolist()
 
 
+FOOTER = ("Copyright 2024 The Associated Press. All rights reserved. This material may not be "
+          "published, broadcast, rewritten or redistributed without permission.")
+
+
 def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder,
-                   date: str | None = None, year: str | None = None) -> tuple[dict, float]:
+                   date: str | None = None, year: str | None = None, footer_share: float = 0.0) -> tuple[dict, float]:
     """B3 and friends of one online pass over the whole set, each article decided by the scorer
     of its fold; and the seconds the pass took."""
     docs = sets[name]
@@ -83,18 +90,23 @@ def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: i
     for k in sorted(set(fold)):
         rest = [d for d, f in zip(docs, fold) if f != k]
         scorers[k] = fit([tables[n] for n in sets if n != name] + [pair_table(rest)], version=f"oof-{name}-{k}")
-    return one_pass(docs, fold, scorers, encoder, date, year)
+    return one_pass(docs, fold, scorers, encoder, date, year, footer_share)
 
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
-             year: str | None = None) -> tuple[dict, float]:
+             year: str | None = None, footer_share: float = 0.0) -> tuple[dict, float]:
     """One online pass over ``docs`` in order, each decided by ``scorers[fold[i]]``; with
-    ``date``, every article is dated that day; with ``year``, every text ends with "(c) year"."""
+    ``date``, every article is dated that day; with ``year``, every text ends with "(c) year";
+    with ``footer_share``, that share of the texts (by a hash of the id) end with ``FOOTER``."""
     articles = [d.article for d in docs]
     if date:
         articles = [a.model_copy(update={"published_at": date}) for a in articles]
     if year:
         articles = [a.model_copy(update={"text": f"{a.text}\n(c) {year}"}) for a in articles]
+    if footer_share:
+        articles = [a.model_copy(update={"text": f"{a.text}\n{FOOTER}"})
+                    if int(hashlib.sha1(a.id.encode()).hexdigest(), 16) % 100 < footer_share * 100 else a
+                    for a in articles]
     predicted: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(Settings(data_dir=Path(tmp), fsync=False), encoder=encoder)
@@ -126,6 +138,8 @@ def main() -> None:
                         help="sets never trained on (any folder of ../shared/data with event_id)")
     parser.add_argument("--one-day", default="2024-05-01", help="the date of the one-day rows ('' to skip them)")
     parser.add_argument("--one-year", default="2024", help="the year of the one-year rows ('' to skip them)")
+    parser.add_argument("--footer-share", type=float, default=0.3,
+                        help="share of the articles ending with an agency footer in the footer rows (0 to skip them)")
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
 
@@ -155,6 +169,10 @@ def main() -> None:
         if args.one_year:
             m, _ = run(year=args.one_year)
             print(row(f"{label}, all ending '(c) {args.one_year}'", m, "robustness: one year named everywhere"), flush=True)
+        if args.footer_share:
+            m, _ = run(footer_share=args.footer_share)
+            print(row(f"{label}, {args.footer_share:.0%} ending with an AP footer", m,
+                      "robustness: boilerplate on part of the feed"), flush=True)
         if args.skip_peers:
             continue
         vectors = np.stack([d.embedding for d in docs])
