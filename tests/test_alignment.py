@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import load_dataset
 
-from storyclust.alignment import COMMON_STEM_SHARE, sentence_alignment
+from storyclust.alignment import sentence_alignment
 from storyclust.profile import Profile, build_profile
-from storyclust.term_stats import TermStats
+from storyclust.term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
 ROWS = [r for r in load_dataset("ecbplus-dev", limit=300) if r.get("text")]
 
@@ -32,7 +32,7 @@ def by_definition(mine: Profile, other: Profile, stats: TermStats) -> float:
         return 0.0
 
     def idf(stem: int) -> float:
-        return 0.0 if stats.df[f"~{stem}"] > COMMON_STEM_SHARE * stats.docs else stats.idf(f"~{stem}")
+        return 0.0 if stats.df[f"~{stem}"] > common_limit(stats.docs, BOILERPLATE_SHARE) else stats.idf(f"~{stem}")
 
     def similarity(s: tuple[int, ...], t: tuple[int, ...]) -> float:
         weight = lambda stems: sum(map(idf, stems))  # noqa: E731

@@ -10,7 +10,7 @@ passes over (stem, sentence) arrays: only the stems the two sides share are ever
 per-call sparse-matrix construction is paid (which cost ~6 ms a call with SciPy at 20
 candidates, against well under 1 ms here).
 
-A stem carried by more than ``COMMON_STEM_SHARE`` of the stored articles weighs 0, like a stop
+A stem carried by more than ``BOILERPLATE_SHARE`` of the stored articles weighs 0, like a stop
 word. An IDF-weighted Jaccard is a ratio, so two copies of one boilerplate sentence score 1.0
 however common their words are: an agency footer on 30% of a feed ("Copyright 2024 The
 Associated Press. All rights reserved. ...") counted as two of the three best-aligned pairs of
@@ -22,13 +22,14 @@ the cut (ECB+ / AllSides / Clust-McMs); a tenth lowered Clust-McMs to 0.974.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .profile import Profile
-from .term_stats import RARITY_MIN_DOCS, TermStats
+from .term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
 BEST_PAIRS = 3  # sentence pairs averaged: one shared boilerplate line must not decide
-COMMON_STEM_SHARE = 0.2  # of stored articles; counted from RARITY_MIN_DOCS stored on
 
 
 def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -43,11 +44,10 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def stem_weights(buckets: np.ndarray, stats: TermStats) -> np.ndarray:
-    """The IDF of sentence stems, 0 for a stem in more than ``COMMON_STEM_SHARE`` of the store."""
+    """The IDF of sentence stems, 0 for a stem in more than ``BOILERPLATE_SHARE`` of the store."""
     idf = stats.stem_idf(buckets)
-    if stats.docs < RARITY_MIN_DOCS:
-        return idf
-    return np.where(stats.stem_df(buckets) > COMMON_STEM_SHARE * stats.docs, 0.0, idf)
+    limit = common_limit(stats.docs, BOILERPLATE_SHARE)
+    return idf if limit == math.inf else np.where(stats.stem_df(buckets) > limit, 0.0, idf)
 
 
 def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats) -> np.ndarray:

@@ -6,24 +6,24 @@ every article that carries it. Beside a short body it is a large share of the sh
 briefs of different stories looked like copies: with that footer on 30% of allsides-train
 (median body 69 words), 254 articles became near-duplicates of another story's article. A copy is
 therefore verified on the shingles that hold at least one telling word: a content term or number
-carried by at most ``COMMON_WORD_SHARE`` of the stored articles, or never counted (rare, or past
+carried by at most ``BOILERPLATE_SHARE`` of the stored articles, or never counted (rare, or past
 the profile's first 600 words). Real copies share their telling shingles too, so they still pass.
 """
 
 from __future__ import annotations
 
-from .profile import content_term
-from .term_stats import RARITY_MIN_DOCS, TermStats
+import math
 
-COMMON_WORD_SHARE = 0.2  # of stored articles; as the sentence stems' (alignment.py)
+from .profile import content_term
+from .term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
 
 def telling_shingles(shingle_set: set[bytes], stats: TermStats) -> set[bytes]:
-    """The shingles holding a word not carried by more than ``COMMON_WORD_SHARE`` of the store
-    (all of them while fewer than ``RARITY_MIN_DOCS`` articles are stored)."""
-    if stats.docs < RARITY_MIN_DOCS:
+    """The shingles holding a word not carried by more than ``BOILERPLATE_SHARE`` of the store
+    (all of them while rarity is not yet known, see :func:`common_limit`)."""
+    limit = common_limit(stats.docs, BOILERPLATE_SHARE)
+    if limit == math.inf:
         return shingle_set
-    limit = COMMON_WORD_SHARE * stats.docs
     telling: dict[str, bool] = {}
 
     def is_telling(word: str) -> bool:

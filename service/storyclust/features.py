@@ -39,7 +39,7 @@ import numpy as np
 
 from .alignment import sentence_alignment
 from .profile import Profile
-from .term_stats import RARITY_MIN_DOCS, SLOT_FIELDS, TermStats, counted_keys
+from .term_stats import RARITY_MIN_DOCS, SLOT_FIELDS, TermStats, common_limit, counted_keys
 
 FEATURES = (
     "cosine",
@@ -52,7 +52,7 @@ FEATURES = (
     "years_conflict",
     "log_days_apart",
 )
-COMMON_YEAR_SHARE = 1 / 3  # of stored articles; counted from RARITY_MIN_DOCS stored on
+COMMON_YEAR_SHARE = 1 / 3  # of stored articles (term_stats.common_limit)
 __all__ = ["FEATURES", "feature_matrix", "pair_feature_matrix", "pair_features", "sentence_alignment"]
 
 
@@ -86,9 +86,7 @@ def pair_features(profile: Profile, published_ts: float | None, cosine: float, o
 
 def _telling_years(years: frozenset[str], stats: TermStats) -> frozenset[str]:
     """The years not carried by most of the store (see ``COMMON_YEAR_SHARE``)."""
-    if stats.docs < RARITY_MIN_DOCS or not years:
-        return years
-    limit = COMMON_YEAR_SHARE * stats.docs
+    limit = common_limit(stats.docs, COMMON_YEAR_SHARE)
     return frozenset(y for y in years if stats.df.get("#" + y, 0) <= limit)
 
 
@@ -129,10 +127,11 @@ def pair_feature_matrix(profile: Profile, published_ts: float | None, cosines: n
 def _common_years(keys: np.ndarray, years: int, stats: TermStats) -> np.ndarray:
     """Which slot keys (:meth:`TermStats.slots`) are years left out by :func:`_telling_years`."""
     fields = len(SLOT_FIELDS)
+    limit = common_limit(stats.docs, COMMON_YEAR_SHARE)
     is_year = keys % fields == years
-    if stats.docs < RARITY_MIN_DOCS or not is_year.any():
+    if limit == math.inf or not is_year.any():
         return np.zeros(len(keys), dtype=bool)
-    return is_year & (stats.slot_df(keys // fields) > COMMON_YEAR_SHARE * stats.docs)
+    return is_year & (stats.slot_df(keys // fields) > limit)
 
 
 @dataclass

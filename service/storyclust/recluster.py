@@ -44,12 +44,12 @@ from scipy import sparse
 from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
-from .alignment import COMMON_STEM_SHARE, concatenated_ranges
+from .alignment import concatenated_ranges
 from .article import parse_published
 from .features import COMMON_YEAR_SHARE, FEATURES
 from .profile import STEM_BUCKETS
 from .store import select_in
-from .term_stats import RARITY_MIN_DOCS, as_counted
+from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, common_limit
 
 log = logging.getLogger(__name__)
 
@@ -490,7 +490,7 @@ class _Profiles:
             matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
             matrix.sort_indices()  # sets: no repeated term in a row
             if f == "years" and docs >= RARITY_MIN_DOCS:  # as features._telling_years
-                matrix = matrix @ sparse.diags((term_df <= COMMON_YEAR_SHARE * docs).astype(np.float64))
+                matrix = matrix @ sparse.diags((term_df <= common_limit(docs, COMMON_YEAR_SHARE)).astype(np.float64))
                 matrix.eliminate_zeros()
                 matrix = matrix.tocsr()
                 matrix.sort_indices()
@@ -503,8 +503,7 @@ class _Profiles:
             if term.startswith("~"):
                 stem_df[int(term[1:])] = n
         self.stem_idf = log_docs - np.log1p(stem_df)
-        if docs >= RARITY_MIN_DOCS:  # as alignment.stem_weights
-            self.stem_idf[stem_df > COMMON_STEM_SHARE * docs] = 0.0
+        self.stem_idf[stem_df > common_limit(docs, BOILERPLATE_SHARE)] = 0.0  # as alignment.stem_weights
         self.stems = np.concatenate(stems) if stems else np.zeros(0, dtype=np.int64)
         stem_counts = np.concatenate(stem_counts) if stem_counts else np.zeros(0, dtype=np.int64)
         sentence_counts = np.concatenate(sentence_counts) if sentence_counts else np.zeros(0, dtype=np.int64)

@@ -22,6 +22,9 @@ SLOT_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
 # Below this many stored articles rarity is not yet known (every term looks rare): weights that
 # depend on how common a term is (features.py, alignment.py) hold back until then.
 RARITY_MIN_DOCS = 30
+# A word or sentence stem carried by more than this share of the stored articles is boilerplate
+# (an agency footer, a copyright line), not evidence: alignment.py and boilerplate.py.
+BOILERPLATE_SHARE = 0.2
 
 
 class TermStats:
@@ -139,6 +142,12 @@ class TermStats:
     def slot_idf(self, slots: np.ndarray) -> np.ndarray:
         """IDF of terms by slot, as :meth:`idf`."""
         return math.log(self.docs + 2) - self._slot_log_df[slots]
+
+
+def common_limit(docs: int, share: float) -> float:
+    """The document frequency above which a term is carried by more than ``share`` of a store of
+    ``docs`` articles; infinite (nothing is common) below ``RARITY_MIN_DOCS``."""
+    return share * docs if docs >= RARITY_MIN_DOCS else math.inf
 
 
 def counted_keys(profile: Profile, field: str) -> Collection[str]:
