@@ -46,7 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .alignment import concatenated_ranges
 from .article import parse_published
-from .features import COMMON_YEAR_SHARE, FEATURES
+from .features import FEATURES
 from .profile import STEM_BUCKETS
 from .store import select_in
 from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, common_limit
@@ -490,7 +490,7 @@ class _Profiles:
             matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
             matrix.sort_indices()  # sets: no repeated term in a row
             if f == "years" and docs >= RARITY_MIN_DOCS:  # as features._telling_years
-                matrix = matrix @ sparse.diags((term_df <= common_limit(docs, COMMON_YEAR_SHARE)).astype(np.float64))
+                matrix = matrix @ sparse.diags((term_df <= common_limit(docs, BOILERPLATE_SHARE)).astype(np.float64))
                 matrix.eliminate_zeros()
                 matrix = matrix.tocsr()
                 matrix.sort_indices()

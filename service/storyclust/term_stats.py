@@ -22,8 +22,9 @@ SLOT_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
 # Below this many stored articles rarity is not yet known (every term looks rare): weights that
 # depend on how common a term is (features.py, alignment.py) hold back until then.
 RARITY_MIN_DOCS = 30
-# A word or sentence stem carried by more than this share of the stored articles is boilerplate
-# (an agency footer, a copyright line), not evidence: alignment.py and boilerplate.py.
+# A word, sentence stem or year carried by more than this share of the stored articles is
+# boilerplate (an agency footer, a copyright line), not evidence: features.py (years),
+# alignment.py (stems) and boilerplate.py (copy verification).
 BOILERPLATE_SHARE = 0.2
 
 
