@@ -489,7 +489,7 @@ class _Profiles:
             indptr = np.concatenate(([0], np.cumsum(np.concatenate(lengths[f]) if lengths[f] else [], dtype=np.int64)))
             matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
             matrix.sort_indices()  # sets: no repeated term in a row
-            if f == "years" and docs >= RARITY_MIN_DOCS:  # as features._telling_years
+            if f == "years":  # as features._telling_years
                 matrix = matrix @ sparse.diags((term_df <= common_limit(docs, BOILERPLATE_SHARE)).astype(np.float64))
                 matrix.eliminate_zeros()
                 matrix = matrix.tocsr()

@@ -19,8 +19,8 @@ from .profile import STEM_BUCKETS, Profile
 STEM_PREFIX = "~"  # profile keys of hashed sentence stems: "~<bucket>"
 # The profile sets the pair features compare, as counted keys (numbers and years as "#<n>").
 SLOT_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
-# Below this many stored articles rarity is not yet known (every term looks rare): weights that
-# depend on how common a term is (features.py, alignment.py) hold back until then.
+# Below this many stored articles rarity is not yet known (every term looks rare): what depends
+# on how common a term is (the shared names' scale, boilerplate) holds back until then.
 RARITY_MIN_DOCS = 30
 # A word, sentence stem or year carried by more than this share of the stored articles is
 # boilerplate (an agency footer, a copyright line), not evidence: features.py (years),
