@@ -22,8 +22,6 @@ the cut (ECB+ / AllSides / Clust-McMs); a tenth lowered Clust-McMs to 0.974.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .profile import Profile
@@ -43,13 +41,6 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - offsets + np.repeat(starts, lengths)
 
 
-def stem_weights(buckets: np.ndarray, stats: TermStats) -> np.ndarray:
-    """The IDF of sentence stems, 0 for a stem in more than ``BOILERPLATE_SHARE`` of the store."""
-    idf = stats.stem_idf(buckets)
-    limit = common_limit(stats.docs, BOILERPLATE_SHARE)
-    return idf if limit == math.inf else np.where(stats.stem_df(buckets) > limit, 0.0, idf)
-
-
 def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats) -> np.ndarray:
     """For each of ``others``, the mean IDF-weighted Jaccard of its best-aligned sentence pairs
     with ``profile``; 0 where either side has no sentence."""
@@ -67,7 +58,8 @@ def sentence_alignment(profile: Profile, others: list[Profile], stats: TermStats
     starts = np.concatenate(([0], np.cumsum(counts[has])[:-1]))  # first sentence of each, in theirs
     their_stems = np.concatenate([f[0] for f in flat])
     their_sentence = np.concatenate([f[1] for f in flat]) + np.repeat(starts, stem_counts)
-    my_weight, their_weight = stem_weights(my_stems, stats), stem_weights(their_stems, stats)
+    common = common_limit(stats.docs, BOILERPLATE_SHARE)
+    my_weight, their_weight = stats.stem_idf(my_stems, common), stats.stem_idf(their_stems, common)
     my_mass = np.bincount(my_sentence, weights=my_weight, minlength=n_mine)
     their_mass = np.bincount(their_sentence, weights=their_weight, minlength=n_theirs)
 

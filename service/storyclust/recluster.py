@@ -503,7 +503,7 @@ class _Profiles:
             if term.startswith("~"):
                 stem_df[int(term[1:])] = n
         self.stem_idf = log_docs - np.log1p(stem_df)
-        self.stem_idf[stem_df > common_limit(docs, BOILERPLATE_SHARE)] = 0.0  # as alignment.stem_weights
+        self.stem_idf[stem_df > common_limit(docs, BOILERPLATE_SHARE)] = 0.0  # as alignment.sentence_alignment
         self.stems = np.concatenate(stems) if stems else np.zeros(0, dtype=np.int64)
         stem_counts = np.concatenate(stem_counts) if stem_counts else np.zeros(0, dtype=np.int64)
         sentence_counts = np.concatenate(sentence_counts) if sentence_counts else np.zeros(0, dtype=np.int64)

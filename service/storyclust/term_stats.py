@@ -103,13 +103,14 @@ class TermStats:
         """Smoothed IDF; the article being scored counts as one more document."""
         return math.log(self.docs + 2) - self._log_df.get(term, 0.0)
 
-    def stem_idf(self, buckets: np.ndarray) -> np.ndarray:
-        """IDF of sentence-stem buckets, as :meth:`idf` of ``"~<bucket>"``."""
-        return math.log(self.docs + 2) - self._stem_log_df[buckets]
-
-    def stem_df(self, buckets: np.ndarray) -> np.ndarray:
-        """Document frequencies of sentence-stem buckets (rounded back from log(df + 1))."""
-        return np.rint(np.expm1(self._stem_log_df[buckets]))
+    def stem_idf(self, buckets: np.ndarray, common_df: float = math.inf) -> np.ndarray:
+        """IDF of sentence-stem buckets, as :meth:`idf` of ``"~<bucket>"``; 0 for a stem in more
+        than ``common_df`` documents (compared on the kept log(df + 1): one lookup per stem)."""
+        log_df = self._stem_log_df[buckets]
+        idf = math.log(self.docs + 2) - log_df
+        if common_df != math.inf:
+            idf[log_df > math.log(common_df + 1)] = 0.0
+        return idf
 
     def weight_sum(self, terms: Iterable[str]) -> float:
         """Sum of the IDFs of ``terms`` (a set)."""
