@@ -130,9 +130,11 @@ def _common_years(keys: np.ndarray, years: int, stats: TermStats) -> np.ndarray:
     fields = len(SLOT_FIELDS)
     limit = common_limit(stats.docs, BOILERPLATE_SHARE)
     is_year = keys % fields == years
-    if limit == math.inf or not is_year.any():
-        return np.zeros(len(keys), dtype=bool)
-    return is_year & (stats.slot_df(keys // fields) > limit)
+    common = np.zeros(len(keys), dtype=bool)
+    if limit != math.inf and is_year.any():  # look up the years only: a few of hundreds of keys
+        year_keys = np.flatnonzero(is_year)
+        common[year_keys] = stats.slot_df(keys[year_keys] // fields) > limit
+    return common
 
 
 @dataclass
