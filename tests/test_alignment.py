@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import load_dataset
 
+from storyclust import recluster
 from storyclust.alignment import sentence_alignment
-from storyclust.profile import Profile, build_profile
+from storyclust.profile import Profile, build_profile, sentence_buckets
 from storyclust.term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
 ROWS = [r for r in load_dataset("ecbplus-dev", limit=300) if r.get("text")]
@@ -27,14 +28,19 @@ def corpus() -> tuple[list[Profile], TermStats]:
 
 def by_definition(mine: Profile, other: Profile, stats: TermStats) -> float:
     """Mean of the three best (IDF-weighted Jaccard) scores of each sentence with its best match;
-    a stem in more than a fifth of the articles weighs 0."""
+    a stem in more than a fifth of the articles weighs 0, a boilerplate sentence matches nothing."""
     if not mine.sentences or not other.sentences:
         return 0.0
 
     def idf(stem: int) -> float:
         return 0.0 if stats.df[f"~{stem}"] > common_limit(stats.docs, BOILERPLATE_SHARE) else stats.idf(f"~{stem}")
 
+    def boilerplate(s: tuple[int, ...]) -> bool:
+        return bool(stats.boilerplate_sentences(sentence_buckets(np.array(s, dtype=np.int64), np.array([len(s)])))[0])
+
     def similarity(s: tuple[int, ...], t: tuple[int, ...]) -> float:
+        if boilerplate(s) or boilerplate(t):
+            return 0.0
         weight = lambda stems: sum(map(idf, stems))  # noqa: E731
         shared = weight(set(s) & set(t))
         union = weight(s) + weight(t) - shared
@@ -98,3 +104,30 @@ def test_a_boilerplate_sentence_in_a_fifth_of_the_feed_aligns_nothing(corpus):
     with_footer = sentence_alignment(footed[mine], [footed[i] for i in others], footed_stats)
     assert plain.mean() < 0.3
     np.testing.assert_allclose(with_footer, plain, atol=0.05)
+
+
+def test_a_sentence_in_a_tenth_of_the_feed_aligns_nothing(corpus):
+    """An agency footer on the agency's share of a feed (here a tenth: under the fifth at which
+    its words are boilerplate) is still the same sentence everywhere: once it recurs in a
+    twentieth of the store (and 20 articles) it aligns with nothing, online and in the nightly
+    job's vectorised form (before: 1.0 between any two articles carrying it)."""
+    profiles, stats = corpus
+    footer = ("This material may not be published, broadcast, rewritten or redistributed without "
+              "permission of the agency.")
+    footed = [build_profile(r.get("title"), f"{r['text']}\n{footer}") if i % 10 == 0 else profiles[i]
+              for i, r in enumerate(ROWS)]
+    footed_stats = TermStats()
+    for p in footed:
+        footed_stats.add(p.all_terms())
+    carrying = list(range(0, len(ROWS), 10))
+    assert len(carrying) > 20 and len(carrying) < common_limit(len(ROWS), BOILERPLATE_SHARE)
+    mine, others = carrying[0], carrying[1:]
+    plain = sentence_alignment(profiles[mine], [profiles[i] for i in others], stats)
+    with_footer = sentence_alignment(footed[mine], [footed[i] for i in others], footed_stats)
+    assert plain.mean() < 0.3
+    np.testing.assert_allclose(with_footer, plain, atol=0.05)
+    assert np.allclose(with_footer, [by_definition(footed[mine], footed[i], footed_stats) for i in others], atol=1e-12)
+    table = recluster._Profiles([p.to_json() for p in footed], dict(footed_stats.df), footed_stats.docs,
+                                sentence_df=footed_stats.sentence_df)
+    job = table.alignment(np.full(len(others), mine), np.array(others))
+    np.testing.assert_allclose(job, with_footer, atol=1e-12)

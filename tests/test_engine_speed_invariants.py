@@ -99,6 +99,9 @@ def test_add_profile_counts_as_add(profiles):
     assert by_terms.df == by_profile.df and by_terms.docs == by_profile.docs
     assert by_terms._log_df == by_profile._log_df
     assert np.array_equal(by_terms._stem_log_df, by_profile._stem_log_df)
+    assert np.array_equal(by_terms.sentence_df, by_profile.sentence_df) and by_profile.sentence_df.sum() > 1000
+    counted = Counter(t for p in profiles[30:200] for t in p.all_terms())  # as the store's term_df
+    assert np.array_equal(TermStats(dict(counted), 170).sentence_df, by_profile.sentence_df)
     terms = list(profiles[250].all_terms())
     assert [by_terms.idf(t) for t in terms] == [by_profile.idf(t) for t in terms]
     reopened = TermStats(dict(by_profile.df), by_profile.docs)

@@ -18,6 +18,7 @@ from conftest import load_dataset
 from storyclust.article import parse_article
 from storyclust.config import Settings
 from storyclust.engine import Engine
+from storyclust.profile import SENTENCE_BUCKETS
 from storyclust.store import Store
 
 
@@ -160,12 +161,22 @@ def test_repeat_is_idempotent_and_changed_content_is_an_update(engine, rows):
     assert engine.store.count() == 2
 
 
+def in_memory(counts: Counter) -> tuple[dict, np.ndarray]:
+    """Stored term counts as ``TermStats`` holds them: whole sentences ("=<bucket>") by bucket in
+    an array, everything else in the dict."""
+    sentences = np.zeros(SENTENCE_BUCKETS, dtype=np.int32)
+    for term, count in counts.items():
+        if term.startswith("="):
+            sentences[int(term[1:])] = count
+    return {t: c for t, c in counts.items() if not t.startswith("=")}, sentences
+
+
 def test_term_statistics_survive_updates_deletes_and_reopen(copy_of_built, encoder, rows):
     engine = Engine(copy_of_built, encoder=encoder)
     engine.ingest([parse_article({**rows[0], "text": rows[2]["text"] + " Updated."})])  # update
     engine.delete(rows[1]["id"])
     df, docs = engine.store.term_df()
-    live, live_docs = dict(engine.stats.df), engine.stats.docs
+    live, live_docs, live_sentences = dict(engine.stats.df), engine.stats.docs, engine.stats.sentence_df.copy()
     engine.store.close()
     engine = Engine(copy_of_built, encoder=encoder)
     try:
@@ -175,8 +186,12 @@ def test_term_statistics_survive_updates_deletes_and_reopen(copy_of_built, encod
         for profile in engine.store.profiles(engine.store.rowids().tolist()).values():
             recount.update(profile.all_terms())
         assert {t: c for t, c in df.items() if c} == dict(recount)
-        assert {t: c for t, c in live.items() if c} == dict(recount) and live_docs == n
-        assert {t: c for t, c in engine.stats.df.items() if c} == dict(recount) and engine.stats.docs == n
+        words, sentences = in_memory(recount)
+        assert sentences.sum() > 100
+        assert {t: c for t, c in live.items() if c} == words and live_docs == n
+        assert np.array_equal(live_sentences, sentences)
+        assert {t: c for t, c in engine.stats.df.items() if c} == words and engine.stats.docs == n
+        assert np.array_equal(engine.stats.sentence_df, sentences)
     finally:
         engine.store.close()
 
@@ -200,15 +215,17 @@ def test_term_counts_are_checkpointed_not_written_per_article(settings, encoder,
     engine.ingest([parse_article(r) for r in rows[4:6]])
     engine.delete(rows[0]["id"])  # counted in the table
     engine.delete(rows[5]["id"])  # not counted there yet
-    live = {t: c for t, c in engine.stats.df.items() if c}
+    live, live_sentences = {t: c for t, c in engine.stats.df.items() if c}, engine.stats.sentence_df.copy()
     engine.store.close()
     reopened = Engine(settings, encoder=encoder)
     try:
         recount: Counter = Counter()
         for profile in reopened.store.profiles(reopened.store.rowids().tolist()).values():
             recount.update(profile.all_terms())
-        assert live == dict(recount)
-        assert {t: c for t, c in reopened.stats.df.items() if c} == dict(recount) and reopened.stats.docs == 4
+        words, sentences = in_memory(recount)
+        assert live == words and np.array_equal(live_sentences, sentences) and sentences.sum() > 10
+        assert {t: c for t, c in reopened.stats.df.items() if c} == words and reopened.stats.docs == 4
+        assert np.array_equal(reopened.stats.sentence_df, sentences)
     finally:
         reopened.store.close()
 

@@ -8,14 +8,36 @@ briefs of different stories looked like copies: with that footer on 30% of allsi
 therefore verified on the shingles that hold at least one telling word: a content term or number
 carried by at most ``BOILERPLATE_SHARE`` of the stored articles, or never counted (rare, or past
 the profile's first 600 words). Real copies share their telling shingles too, so they still pass.
+Before that, a text loses its boilerplate lines: a line whose sentences (those long enough to
+count, see :meth:`TermStats.boilerplate_sentences`) all recur in a twentieth of the store. The
+footer on 15% of a feed stays under the fifth in every word, and only its long sentence counts
+("All rights reserved." is too short to tell), so it is dropped by the line.
 """
 
 from __future__ import annotations
 
 import math
 
-from .profile import content_term
+import numpy as np
+
+from .profile import content_term, sentence_buckets, sentence_terms
 from .term_stats import BOILERPLATE_SHARE, TermStats, common_limit
+
+
+def without_boilerplate_lines(text: str, stats: TermStats) -> str:
+    """``text`` less its lines whose counted sentences are all boilerplate in the store."""
+    if not stats.has_boilerplate_sentences():
+        return text
+    kept = []
+    for line in text.splitlines():
+        units = [stems for _, stems in sentence_terms(line)]
+        if units:
+            lengths = np.fromiter(map(len, units), dtype=np.int64, count=len(units))
+            stems = np.fromiter((s for unit in units for s in unit), dtype=np.int64, count=int(lengths.sum()))
+            if stats.boilerplate_sentences(sentence_buckets(stems, lengths)).all():
+                continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def telling_shingles(shingle_set: set[bytes], stats: TermStats) -> set[bytes]:

@@ -28,7 +28,7 @@ import numpy as np
 from . import minhash
 from .alignment import sentence_alignment
 from .article import Article
-from .boilerplate import telling_shingles
+from .boilerplate import telling_shingles, without_boilerplate_lines
 from .config import Settings
 from .embedding import Encoder, PendingVectors, shared_encoder
 from .features import FEATURES, pair_feature_matrix
@@ -404,11 +404,12 @@ class Engine:
                                   | (cont >= self.settings.near_dup_containment * 0.8))
         if not len(suspects):
             return None
-        mine = telling_shingles(minhash.shingles(p.article.text, self.settings.shingle_size), self.stats)
+        size = self.settings.shingle_size
+        mine = telling_shingles(minhash.shingles(without_boilerplate_lines(p.article.text, self.stats), size), self.stats)
         best = None
         for i in suspects[np.argsort(-jac[suspects])].tolist():
             stored = self.store.text_of(candidates[i].rowid)
-            theirs = telling_shingles(minhash.shingles(stored, self.settings.shingle_size), self.stats)
+            theirs = telling_shingles(minhash.shingles(without_boilerplate_lines(stored, self.stats), size), self.stats)
             shared = len(mine & theirs)
             exact_jac = shared / max(len(mine | theirs), 1)
             smaller = min(len(mine), len(theirs))

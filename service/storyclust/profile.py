@@ -12,7 +12,7 @@ the corpus IDF (see :mod:`storyclust.term_stats`). Scripts without case contribu
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -55,6 +55,29 @@ _SENTENCES_KEPT = 48
 _ALIGN_WORDS = 1500  # quotes often come late: read further than the profile's lead
 _STEM = 6  # word prefix kept: "neighbour"/"neighbours", "strengthen"/"strengthening" meet
 STEM_BUCKETS = 1 << 20  # stems are hashed (crc32, stable across processes) to ints
+# Whole sentences (the multiset of their stems) are hashed to this many buckets, so that the
+# store can count in how many articles a sentence recurs (term_stats: boilerplate sentences)
+# in a fixed array; collisions only ever add to a count, and the counts that matter are in the
+# hundreds (a twentieth of the store), far above what collisions add (~5 at 1M articles).
+SENTENCE_BUCKETS = 1 << 22
+_MIX, _SPREAD = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
+
+
+def sentence_buckets(stems: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The bucket of each sentence (``lengths[i]`` consecutive ``stems``), from the multiset of
+    its stems; -1 for a sentence of fewer than two stems (too short to tell boilerplate)."""
+    out = np.full(len(lengths), -1, dtype=np.int64)
+    keyed = np.flatnonzero(lengths >= 2)
+    if not len(keyed):
+        return out
+    with np.errstate(over="ignore"):
+        mixed = (stems.astype(np.uint64) + np.uint64(1)) * _MIX
+        mixed ^= mixed >> np.uint64(31)
+        running = np.concatenate(([np.uint64(0)], np.cumsum(mixed, dtype=np.uint64)))  # wraps mod 2^64
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[keyed]
+        sums = running[starts + lengths[keyed]] - running[starts]
+        out[keyed] = ((sums * _SPREAD) >> np.uint64(64 - 22)).astype(np.int64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -87,17 +110,26 @@ class Profile:
         """Every key counted in the corpus document frequencies."""
         terms = self.memo.get("all_terms")
         if terms is None:
-            words, stems, _ = self.counted_terms
-            terms = self.memo["all_terms"] = frozenset(words + stems)
+            words, stems, _, sentences, _ = self.counted_terms
+            terms = self.memo["all_terms"] = frozenset(words + stems + sentences)
         return terms
 
     @cached_property
-    def counted_terms(self) -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray]:
+    def counted_terms(self) -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray, tuple[str, ...], np.ndarray]:
         """:meth:`all_terms` split into (words, sentence-stem keys ``"~<bucket>"``, their
-        buckets), for :class:`TermStats`, which keeps stems in an array by bucket."""
+        buckets, whole-sentence keys ``"=<bucket>"``, their buckets), for :class:`TermStats`,
+        which keeps stems and sentences in arrays by bucket."""
         buckets = sorted({b for sentence in self.sentences for b in sentence})
+        whole = np.unique(self.sentence_buckets[self.sentence_buckets >= 0])
         words = self.entities | self.terms | self.title_terms | {"#" + n for n in self.numbers | self.years}
-        return tuple(words), tuple(f"~{b}" for b in buckets), np.array(buckets, dtype=np.int64)
+        return (tuple(words), tuple(f"~{b}" for b in buckets), np.array(buckets, dtype=np.int64),
+                tuple(f"={b}" for b in whole.tolist()), whole)
+
+    @cached_property
+    def sentence_buckets(self) -> np.ndarray:
+        """:func:`sentence_buckets` of each sentence."""
+        lengths = np.fromiter(map(len, self.sentences), dtype=np.int64, count=len(self.sentences))
+        return sentence_buckets(self.sentence_stems[0], lengths)
 
     @cached_property
     def sentence_stems(self) -> tuple[np.ndarray, np.ndarray]:
@@ -173,10 +205,15 @@ def _number(token: str) -> str | None:
 
 def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
     """Hashed stems of the first sentences (of :func:`clean_lines`, split at sentence ends and
-    line breaks). Lines are cleaned one at a time and only until enough is read: a sentence
-    never spans a line break, so this equals splitting the whole cleaned text."""
-    out = []
-    words = 0
+    line breaks)."""
+    return tuple(stems for _, stems in sentence_terms(text))
+
+
+def sentence_terms(text: str) -> Iterator[tuple[set[str], tuple[int, ...]]]:
+    """(content terms, hashed stems) of each sentence a profile keeps, in order. Lines are
+    cleaned one at a time and only until enough is read: a sentence never spans a line break,
+    so this equals splitting the whole cleaned text."""
+    kept = words = 0
     lines = text.splitlines()
     # A one-line body is the body, whose clean() the cache holds; other lines are not cached.
     clean_line = clean if len(lines) == 1 else clean_uncached
@@ -184,12 +221,13 @@ def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
         for sentence in _SENTENCE_SPLIT.split(clean_line(line)):
             tokens = _TOKEN.findall(sentence)  # already clean
             words += len(tokens)
-            stems = {_STEMS[t] for t in _content_terms(tokens)}
+            terms = _content_terms(tokens)
+            stems = {_STEMS[t] for t in terms}
             if len(stems) >= _SENTENCE_MIN_TERMS:
-                out.append(tuple(sorted(stems)))
-            if len(out) >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
-                return tuple(out)
-    return tuple(out)
+                yield terms, tuple(sorted(stems))
+                kept += 1
+            if kept >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
+                return
 
 
 def _stem_bucket(term: str) -> int:

@@ -47,9 +47,9 @@ from scipy.sparse.csgraph import connected_components
 from .alignment import concatenated_ranges
 from .article import parse_published
 from .features import FEATURES
-from .profile import STEM_BUCKETS
+from .profile import STEM_BUCKETS, sentence_buckets
 from .store import select_in
-from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, common_limit
+from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +444,8 @@ class _Profiles:
     Memory is ~1 KB per node instead of ~20 KB for Python ``Profile`` objects, and a batch of
     pairs becomes a few sparse products instead of a Python loop."""
 
-    def __init__(self, records: Iterable[dict | None], df: dict[str, int], docs: int, chunk: int = 5000) -> None:
+    def __init__(self, records: Iterable[dict | None], df: dict[str, int], docs: int, chunk: int = 5000,
+                 sentence_df: np.ndarray | None = None) -> None:
         # Records are consumed ``chunk`` at a time and turned into arrays at once, so that only
         # one chunk of parsed JSON is alive: at 1M nodes the dicts alone would take ~20 GB.
         # Term ids: the unique 64-bit string hashes (a collision among a few million terms has
@@ -511,6 +512,9 @@ class _Profiles:
         self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
         sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
         self.mass = np.bincount(sentence_of_stem, weights=self.stem_idf[self.stems], minlength=len(stem_counts))
+        # Sentence rows that are boilerplate (as alignment.sentence_alignment): they align with nothing.
+        self.boilerplate = (boilerplate_sentences(sentence_buckets(self.stems, stem_counts), sentence_df, docs)
+                            if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
         self.weight = {f: m @ self.idf for f, m in self.sets.items()}
         self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
 
@@ -569,6 +573,7 @@ class _Profiles:
         pair_t, pair_s = key[first] // n_rows, key[first] % n_rows
         union = self.mass[right_rows[pair_t]] + self.mass[pair_s] - inter
         sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        sim[self.boilerplate[right_rows[pair_t]] | self.boilerplate[pair_s]] = 0.0
         # The best match of each of their sentences (pairs are in t order) ...
         t_first = _segment_starts(pair_t)
         best = [np.maximum.reduceat(sim, t_first)]
@@ -677,8 +682,9 @@ class _EdgeScorer:
 
     def __init__(self, engine, snap: _Snapshot, nodes: np.ndarray, config: ReclusterConfig) -> None:
         with engine.lock:  # a consistent copy: ingest updates the counts under this lock
-            df, docs = dict(engine.stats.df), engine.stats.docs
-        self.profiles = _Profiles(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs)
+            df, docs, sentence_df = dict(engine.stats.df), engine.stats.docs, engine.stats.sentence_df.copy()
+        self.profiles = _Profiles(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs,
+                                  sentence_df=sentence_df)
         self.local = np.full(len(snap.ts), -1, dtype=np.int64)
         self.local[nodes] = np.arange(len(nodes))
         self.ts = snap.ts[nodes]

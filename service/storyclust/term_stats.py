@@ -14,9 +14,10 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from .profile import STEM_BUCKETS, Profile
+from .profile import SENTENCE_BUCKETS, STEM_BUCKETS, Profile
 
 STEM_PREFIX = "~"  # profile keys of hashed sentence stems: "~<bucket>"
+SENTENCE_PREFIX = "="  # profile keys of hashed whole sentences: "=<bucket>"
 # The profile sets the pair features compare, as counted keys (numbers and years as "#<n>").
 SLOT_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
 # Below this many stored articles rarity is not yet known (every term looks rare): what depends
@@ -26,11 +27,29 @@ RARITY_MIN_DOCS = 30
 # boilerplate (an agency footer, a copyright line), not evidence: features.py (years),
 # alignment.py (stems) and boilerplate.py (copy verification).
 BOILERPLATE_SHARE = 0.2
+# A whole sentence is boilerplate at a much smaller share: words and years recur in a fifth of a
+# feed by nature, a sentence of different stories does not, while one agency's footer sits on
+# that agency's share only (the AP footer on 15% of allsides-train escaped the fifth). At least
+# ``BOILERPLATE_SENTENCE_MIN_DOCS`` articles, so that a story's wire copies and the reports
+# quoting them in a small store are not taken for boilerplate.
+BOILERPLATE_SENTENCE_SHARE = 0.05
+BOILERPLATE_SENTENCE_MIN_DOCS = 20
 
 
 class TermStats:
     def __init__(self, df: dict[str, int] | None = None, docs: int = 0) -> None:
-        self.df: Counter[str] = Counter(df or {})
+        df = df or {}
+        # Whole sentences by bucket, kept only here (a dict entry per distinct sentence would
+        # grow with the store): they are only ever compared with a limit (boilerplate).
+        self.sentence_df = np.zeros(SENTENCE_BUCKETS, dtype=np.int32)
+        sentences = [t for t in df if t[:1] == SENTENCE_PREFIX]
+        if sentences:
+            self.sentence_df[[int(t[1:]) for t in sentences]] = [max(df[t], 0) for t in sentences]
+            df = {t: n for t, n in df.items() if t[:1] != SENTENCE_PREFIX}
+        # An upper bound of the highest sentence count (deletes do not lower it): while it is
+        # under the limit, no sentence is boilerplate and alignment skips the lookups.
+        self.top_sentence_df = int(self.sentence_df.max())
+        self.df: Counter[str] = Counter(df)
         self.docs = docs
         # log(df + 1) per term, kept current on add/remove: weight sums are then one C-level
         # pass of dict lookups, not a Python call per term (they run for every scored pair).
@@ -67,6 +86,12 @@ class TermStats:
     def _update(self, terms: Iterable[str], step: int) -> None:
         df, log_df, values = self.df, self._log_df, []
         terms = list(terms)
+        sentences = np.array([int(t[1:]) for t in terms if t[:1] == SENTENCE_PREFIX], dtype=np.int64)
+        if len(sentences):  # a profile's sentence keys are distinct
+            counts = np.maximum(self.sentence_df[sentences] + step, 0)
+            self.sentence_df[sentences] = counts
+            self.top_sentence_df = max(self.top_sentence_df, int(counts.max()))
+            terms = [t for t in terms if t[:1] != SENTENCE_PREFIX]
         for term in terms:
             count = df.get(term, 0) + step  # not df[term]: Counter's __missing__ is a Python call
             df[term] = count
@@ -89,9 +114,12 @@ class TermStats:
     def add_profile(self, profile: Profile) -> None:
         """:meth:`add` of ``profile.all_terms()``, for every ingested article, so counted in
         C (Counter.update, map) from the profile's own split of words and stem buckets."""
-        words, stems, buckets = profile.counted_terms
+        words, stems, buckets, _, sentence_buckets = profile.counted_terms
         terms = words + stems
         self.df.update(terms)
+        if len(sentence_buckets):
+            self.sentence_df[sentence_buckets] += 1
+            self.top_sentence_df = max(self.top_sentence_df, int(self.sentence_df[sentence_buckets].max()))
         counts = map(self.df.__getitem__, terms)
         values = list(map(math.log, [c + 1 if c > 0 else 1 for c in counts]))
         self._log_df.update(zip(terms, values))
@@ -111,6 +139,16 @@ class TermStats:
         if common_df != math.inf:
             idf[log_df > math.log(common_df + 1)] = 0.0
         return idf
+
+    def boilerplate_sentences(self, buckets: np.ndarray) -> np.ndarray:
+        """Which sentences (by :func:`profile.sentence_buckets`; -1: unkeyed) recur in more than
+        ``BOILERPLATE_SENTENCE_SHARE`` of the stored articles, and in more than
+        ``BOILERPLATE_SENTENCE_MIN_DOCS``."""
+        return boilerplate_sentences(buckets, self.sentence_df, self.docs)
+
+    def has_boilerplate_sentences(self) -> bool:
+        """False when no sentence can be boilerplate yet (then nothing needs looking up)."""
+        return self.top_sentence_df > boilerplate_sentence_limit(self.docs)
 
     def weight_sum(self, terms: Iterable[str]) -> float:
         """Sum of the IDFs of ``terms`` (a set)."""
@@ -144,6 +182,16 @@ class TermStats:
     def slot_idf(self, slots: np.ndarray) -> np.ndarray:
         """IDF of terms by slot, as :meth:`idf`."""
         return math.log(self.docs + 2) - self._slot_log_df[slots]
+
+
+def boilerplate_sentences(buckets: np.ndarray, sentence_df: np.ndarray, docs: int) -> np.ndarray:
+    """:meth:`TermStats.boilerplate_sentences` with the counts given (the nightly job's copy)."""
+    return (buckets >= 0) & (sentence_df[np.maximum(buckets, 0)] > boilerplate_sentence_limit(docs))
+
+
+def boilerplate_sentence_limit(docs: int) -> float:
+    """The count above which a whole sentence is boilerplate in a store of ``docs`` articles."""
+    return max(common_limit(docs, BOILERPLATE_SENTENCE_SHARE), BOILERPLATE_SENTENCE_MIN_DOCS)
 
 
 def common_limit(docs: int, share: float) -> float:
