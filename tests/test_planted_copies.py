@@ -248,8 +248,8 @@ def test_a_footer_on_much_of_the_feed_does_not_make_briefs_copies(tmp_path, enco
 def test_a_footer_on_a_tenth_of_the_feed_does_not_make_briefs_copies(tmp_path, encoder):
     """The same with the footer on one brief in eight: under the fifth at which its words are
     boilerplate, but its long sentence recurs in more than a twentieth of the store, so its line
-    is left out of the copy check (before: 24 of these one-line briefs, up to 20 words, became
-another story's copy after the first 200)."""
+    is left out of the copy check (before: 24 of these briefs of up to 20 words became another
+    story's copy after the first 200)."""
     footer = "\nCopyright 2024 The Associated Press. All rights reserved. " + BOILERPLATE[1].split("reserved. ")[1]
     rows = [r for r in load_dataset("allsides-train") if r.get("text") and len(r["text"].split()) <= 20][:400]
     feed = [{**r, "text": r["text"] + footer} if i % 8 == 0 else r for i, r in enumerate(rows)]
