@@ -86,6 +86,17 @@ def test_same_event_pairs_align_better_than_same_topic_pairs(corpus):
     assert score(same) > 1.5 * score(other)
 
 
+def with_a_footer(profiles: list[Profile], footer: str, every: int) -> tuple[list[Profile], TermStats, list[int]]:
+    """The corpus with ``footer`` as the last line of every ``every``-th article: its profiles,
+    their term statistics and the articles carrying it."""
+    footed = [build_profile(r.get("title"), f"{r['text']}\n{footer}") if i % every == 0 else profiles[i]
+              for i, r in enumerate(ROWS)]
+    footed_stats = TermStats()
+    for p in footed:
+        footed_stats.add(p.all_terms())
+    return footed, footed_stats, list(range(0, len(ROWS), every))
+
+
 def test_a_boilerplate_sentence_in_a_fifth_of_the_feed_aligns_nothing(corpus):
     """Two copies of one agency footer are identical sentences, whose IDF-weighted Jaccard is 1.0
     however common their words: with the footer on a third of the articles, the alignment of any
@@ -93,12 +104,7 @@ def test_a_boilerplate_sentence_in_a_fifth_of_the_feed_aligns_nothing(corpus):
     profiles, stats = corpus
     footer = ("Copyright 2024 The Associated Press. All rights reserved. This material may not be "
               "published, broadcast, rewritten or redistributed without permission.")
-    footed = [build_profile(r.get("title"), f"{r['text']}\n{footer}") if i % 3 == 0 else profiles[i]
-              for i, r in enumerate(ROWS)]
-    footed_stats = TermStats()
-    for p in footed:
-        footed_stats.add(p.all_terms())
-    carrying = list(range(0, len(ROWS), 3))
+    footed, footed_stats, carrying = with_a_footer(profiles, footer, 3)
     mine, others = carrying[0], carrying[1:]
     plain = sentence_alignment(profiles[mine], [profiles[i] for i in others], stats)
     with_footer = sentence_alignment(footed[mine], [footed[i] for i in others], footed_stats)
@@ -114,12 +120,7 @@ def test_a_sentence_in_a_tenth_of_the_feed_aligns_nothing(corpus):
     profiles, stats = corpus
     footer = ("This material may not be published, broadcast, rewritten or redistributed without "
               "permission of the agency.")
-    footed = [build_profile(r.get("title"), f"{r['text']}\n{footer}") if i % 10 == 0 else profiles[i]
-              for i, r in enumerate(ROWS)]
-    footed_stats = TermStats()
-    for p in footed:
-        footed_stats.add(p.all_terms())
-    carrying = list(range(0, len(ROWS), 10))
+    footed, footed_stats, carrying = with_a_footer(profiles, footer, 10)
     assert len(carrying) > 20 and len(carrying) < common_limit(len(ROWS), BOILERPLATE_SHARE)
     mine, others = carrying[0], carrying[1:]
     plain = sentence_alignment(profiles[mine], [profiles[i] for i in others], stats)

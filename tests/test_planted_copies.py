@@ -16,7 +16,7 @@ from conftest import load_dataset, reformat
 from storyclust import minhash
 from storyclust.article import parse_article
 from storyclust.config import Settings
-from storyclust.engine import Engine
+from storyclust.engine import Decision, Engine
 from storyclust.normalize import content_hash
 
 COPIES = ("exact_duplicate", "near_duplicate")
@@ -225,6 +225,22 @@ def test_no_two_events_of_an_ecb_topic_look_like_copies():
     assert pairs > 4000 and flagged == 0
 
 
+def copies_of_other_stories(data_dir, encoder, rows: list[dict], feed: list[dict], copy_of: int,
+                            after: int) -> tuple[list[tuple[str, str]], Decision]:
+    """Ingest ``feed`` and a real copy of ``feed[copy_of]`` (new headline): the (article, copied)
+    pairs of different gold events among the decisions from ``after`` on, and the copy's decision."""
+    copy = {**feed[copy_of], "id": f"copy-of-{copy_of}", "title": "UPDATE 1-" + (feed[copy_of].get("title") or "")}
+    engine = Engine(Settings(data_dir=data_dir), encoder=encoder)
+    try:
+        decisions = engine.ingest([parse_article(r) for r in feed + [copy]])
+    finally:
+        engine.store.close()
+    event = {r["id"]: r["event_id"] for r in rows}
+    wrong = [(d.id, d.duplicate_of) for d in decisions[after:-1]
+             if d.relation in COPIES and event[d.id] != event[d.duplicate_of]]
+    return wrong, decisions[-1]
+
+
 def test_a_footer_on_much_of_the_feed_does_not_make_briefs_copies(tmp_path, encoder):
     """Short briefs of different stories that end with one agency footer share most of their
     shingles; once the footer is common in the store it no longer makes them copies, while a
@@ -232,17 +248,10 @@ def test_a_footer_on_much_of_the_feed_does_not_make_briefs_copies(tmp_path, enco
     footer = BOILERPLATE[1]
     rows = [r for r in load_dataset("allsides-train") if r.get("text") and 20 <= len(r["text"].split()) <= 50][:90]
     feed = [{**r, "text": r["text"] + footer} if i % 2 else r for i, r in enumerate(rows)]
-    copy = {**feed[71], "id": "copy-of-71", "title": "UPDATE 1-" + (feed[71].get("title") or "")}
-    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
-    try:
-        decisions = engine.ingest([parse_article(r) for r in feed + [copy]])
-    finally:
-        engine.store.close()
-    event = {r["id"]: r["event_id"] for r in rows}
-    wrong = [(d.id, d.duplicate_of) for d in decisions[30:-1]  # the footer is known common from 30 stored
-             if d.relation in COPIES and event[d.id] != event[d.duplicate_of]]
+    # The footer is known common from 30 stored articles on.
+    wrong, copy = copies_of_other_stories(tmp_path / "data", encoder, rows, feed, copy_of=71, after=30)
     assert wrong == []
-    assert decisions[-1].relation in COPIES and decisions[-1].duplicate_of == feed[71]["id"]
+    assert copy.relation in COPIES and copy.duplicate_of == feed[71]["id"]
 
 
 def test_a_footer_on_a_tenth_of_the_feed_does_not_make_briefs_copies(tmp_path, encoder):
@@ -253,14 +262,7 @@ def test_a_footer_on_a_tenth_of_the_feed_does_not_make_briefs_copies(tmp_path, e
     footer = "\nCopyright 2024 The Associated Press. All rights reserved. " + BOILERPLATE[1].split("reserved. ")[1]
     rows = [r for r in load_dataset("allsides-train") if r.get("text") and len(r["text"].split()) <= 20][:400]
     feed = [{**r, "text": r["text"] + footer} if i % 8 == 0 else r for i, r in enumerate(rows)]
-    copy = {**feed[392], "id": "copy-of-392", "title": "UPDATE 1-" + (feed[392].get("title") or "")}
-    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
-    try:
-        decisions = engine.ingest([parse_article(r) for r in feed + [copy]])
-    finally:
-        engine.store.close()
-    event = {r["id"]: r["event_id"] for r in rows}
-    wrong = [(d.id, d.duplicate_of) for d in decisions[200:-1]  # the footer is 25 times in the store by then
-             if d.relation in COPIES and event[d.id] != event[d.duplicate_of]]
+    # The footer is in 25 stored articles after the first 200.
+    wrong, copy = copies_of_other_stories(tmp_path / "data", encoder, rows, feed, copy_of=392, after=200)
     assert wrong == []
-    assert decisions[-1].relation in COPIES and decisions[-1].duplicate_of == feed[392]["id"]
+    assert copy.relation in COPIES and copy.duplicate_of == feed[392]["id"]
