@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .profile import content_term, sentence_buckets, sentence_terms
+from .profile import content_term, sentence_buckets_of, sentence_terms
 from .term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
 
@@ -30,12 +28,9 @@ def without_boilerplate_lines(text: str, stats: TermStats) -> str:
         return text
     kept = []
     for line in text.splitlines():
-        units = [stems for _, stems in sentence_terms(line)]
-        if units:
-            lengths = np.fromiter(map(len, units), dtype=np.int64, count=len(units))
-            stems = np.fromiter((s for unit in units for s in unit), dtype=np.int64, count=int(lengths.sum()))
-            if stats.boilerplate_sentences(sentence_buckets(stems, lengths)).all():
-                continue
+        sentences = [stems for _, stems in sentence_terms(line)]
+        if sentences and stats.boilerplate_sentences(sentence_buckets_of(sentences)).all():
+            continue
         kept.append(line)
     return "\n".join(kept)
 

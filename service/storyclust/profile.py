@@ -12,7 +12,7 @@ the corpus IDF (see :mod:`storyclust.term_stats`). Scripts without case contribu
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -80,6 +80,13 @@ def sentence_buckets(stems: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
+def sentence_buckets_of(sentences: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """:func:`sentence_buckets` of sentences given as tuples of stems (a profile's)."""
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+    stems = np.fromiter(chain.from_iterable(sentences), dtype=np.int64, count=int(lengths.sum()))
+    return sentence_buckets(stems, lengths)
+
+
 @dataclass(frozen=True)
 class Profile:
     entities: frozenset[str]
@@ -128,8 +135,7 @@ class Profile:
     @cached_property
     def sentence_buckets(self) -> np.ndarray:
         """:func:`sentence_buckets` of each sentence."""
-        lengths = np.fromiter(map(len, self.sentences), dtype=np.int64, count=len(self.sentences))
-        return sentence_buckets(self.sentence_stems[0], lengths)
+        return sentence_buckets_of(self.sentences)
 
     @cached_property
     def sentence_stems(self) -> tuple[np.ndarray, np.ndarray]:
