@@ -230,6 +230,29 @@ def test_term_counts_are_checkpointed_not_written_per_article(settings, encoder,
         reopened.store.close()
 
 
+def test_a_store_counted_by_an_earlier_version_is_recounted_when_opened(copy_of_built, encoder):
+    """A store made before whole sentences were counted (no "=" rows in term_df, no
+    ``term_df_keys``) would never see its stored footers as boilerplate: opening it recounts
+    every stored profile and writes the counts as a checkpoint at once."""
+    old = Store(copy_of_built.data_dir)
+    old.db.execute("DELETE FROM term_df WHERE term LIKE '=%'")
+    old.db.execute("DELETE FROM meta WHERE key='term_df_keys'")
+    assert old.uncounted_rowids() == [] and old.count() > 10  # all counted, without sentences
+    old.close()
+    engine = Engine(copy_of_built.model_copy(update={"term_df_checkpoint": 4}), encoder=encoder)
+    try:
+        recount: Counter = Counter()
+        for profile in engine.store.profiles(engine.store.rowids().tolist()).values():
+            recount.update(profile.all_terms())
+        words, sentences = in_memory(recount)
+        assert sentences.sum() > 100 and np.array_equal(engine.stats.sentence_df, sentences)
+        assert {t: c for t, c in engine.stats.df.items() if c} == words
+        assert engine.store.uncounted_rowids() == []
+        assert dict(engine.store.db.execute("SELECT term, df FROM term_df WHERE df > 0")) == dict(recount)
+    finally:
+        engine.store.close()
+
+
 def test_duplicate_links_stay_consistent_after_the_original_changes(engine, rows):
     """CONTRACT: copies belong to the story of the article they copy. When that article is
     updated to other content (or deleted), its copies must not point at an article that is now

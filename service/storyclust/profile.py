@@ -87,6 +87,12 @@ def sentence_buckets_of(sentences: Sequence[tuple[int, ...]]) -> np.ndarray:
     return sentence_buckets(stems, lengths)
 
 
+# What :meth:`Profile.all_terms` counts, versioned: 1 words, numbers, years and sentence stems;
+# 2 also whole sentences ("=<bucket>", for boilerplate sentences). A store whose term counts were
+# made under another version recounts them from its stored profiles when opened (store.py).
+COUNTED_TERMS_VERSION = 2
+
+
 @dataclass(frozen=True)
 class Profile:
     entities: frozenset[str]

@@ -21,6 +21,7 @@ checkpoints the counts every few thousand articles (:meth:`Store.checkpoint_term
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -31,10 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .profile import Profile
+from .profile import COUNTED_TERMS_VERSION, Profile
 
 SCHEMA_VERSION = 1
 TERM_DF_UPTO = "term_df_upto"  # meta key: term_df counts the articles with rowid <= this
+TERM_DF_KEYS = "term_df_keys"  # meta key: the profile.COUNTED_TERMS_VERSION term_df was counted in
+
+log = logging.getLogger(__name__)
 
 
 SQL_CHUNK = 900  # values per "IN (...)" list: under every SQLite build's variable limit
@@ -171,6 +175,27 @@ class Store:
             self.set_meta(TERM_DF_UPTO, str(self.max_rowid()))
         if version is not None and int(version) != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path}: schema version {version}, this storyclust needs {SCHEMA_VERSION}")
+        if self.get_meta(TERM_DF_KEYS) != str(COUNTED_TERMS_VERSION):
+            self._recount_terms()
+
+    def _recount_terms(self) -> None:
+        """Drop the term_df checkpoint of a store counted by an earlier version (a store without
+        the key predates sentence counts: its boilerplate sentences would never count), so that
+        :meth:`term_df` counts every stored profile anew and the next checkpoint writes it. The
+        counts are derived data: nothing stored is lost, one start-up parses every profile."""
+        self.begin()
+        try:
+            stored = self.max_rowid(self.db)
+            if stored:
+                log.warning("%s: term counts were made by an earlier version; recounting %d articles' "
+                            "stored profiles", self.path, self.count(self.db))
+            self.db.execute("DELETE FROM term_df")
+            self.set_meta(TERM_DF_UPTO, "0")
+            self.set_meta(TERM_DF_KEYS, str(COUNTED_TERMS_VERSION))
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     # --- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
