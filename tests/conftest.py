@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from storyclust.api.app import create_app
 from storyclust.config import PROJECT_ROOT, Settings
 from storyclust.embedding import shared_encoder
 
@@ -60,3 +63,19 @@ def engine(settings, encoder):
     engine = Engine(settings, encoder=encoder)
     yield engine
     engine.store.close()
+@pytest.fixture
+def make_client(tmp_path, encoder) -> Iterator[Callable[..., TestClient]]:
+    """A fresh app on its own data directory; settings overrides as keyword arguments."""
+    opened: list[TestClient] = []
+
+    def make(**overrides) -> TestClient:
+        settings = Settings(**{"data_dir": tmp_path / f"data{len(opened)}", "api_key": None,
+                               "read_api_key": None, **overrides})
+        client = TestClient(create_app(settings, encoder=encoder))
+        client.__enter__()  # runs the lifespan: the Engine
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)

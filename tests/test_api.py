@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -32,24 +32,6 @@ def wire_copy(row: dict, new_id: str, source: str = "Wire", published_at: str | 
 @pytest.fixture(scope="module")
 def wcl() -> dict[str, dict]:
     return {r["id"]: r for r in load_dataset("newswcl50")}
-
-
-@pytest.fixture
-def make_client(tmp_path, encoder) -> Iterator[Callable[..., TestClient]]:
-    """A fresh app on its own data directory; settings overrides as keyword arguments."""
-    opened: list[TestClient] = []
-
-    def make(**overrides) -> TestClient:
-        settings = Settings(**{"data_dir": tmp_path / f"data{len(opened)}", "api_key": None,
-                               "read_api_key": None, **overrides})
-        client = TestClient(create_app(settings, encoder=encoder))
-        client.__enter__()  # runs the lifespan: the Engine
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

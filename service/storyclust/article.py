@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -12,18 +14,45 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .normalize import clean
 
 
+# The input rules as JSON-schema constraints, for the OpenAPI document (client generators and
+# fuzzers read them); the validators below enforce the same rules with messages naming the field.
+_NO_NUL = r"^[^\u0000]*$"
+# A character that clean() keeps (JSON-schema "\s" is JavaScript's, which lacks \x1c-\x1f and \x85).
+_SOME_TEXT = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085\u00ad\u200b\ufeff][^\u0000]*$"
+
+
+def string_schema(**constraints: Any) -> Callable[[dict], None]:
+    """``json_schema_extra`` that puts ``constraints`` on the field's string schema (the string
+    branch of an optional field)."""
+    def apply(schema: dict) -> None:
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") == "string":
+                branch.update(constraints)
+    return apply
+
+
+def iso_date_schema(schema: dict) -> None:
+    """``json_schema_extra`` of an optional ISO 8601 date or datetime (:func:`parse_published`)."""
+    schema["anyOf"] = [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"},
+                       {"type": "string", "pattern": r"^\s*$", "description": "blank: none"}, {"type": "null"}]
+
+
 class Article(BaseModel):
     """One news article as posted. Unknown fields (e.g. ``event_id``) are ignored."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
-    id: str = Field(min_length=1, max_length=512, description="The caller's unique id.")
-    text: str = Field(description="Body text; HTML remnants and any language are fine.")
-    title: str | None = Field(None, description="Headline.")
-    published_at: str | None = Field(None, description="ISO 8601 date or datetime, with or without offset.")
-    lang: str | None = Field(None, description="ISO 639-1 code; detected when absent.")
-    source: str | None = Field(None, description="Outlet or agency name.")
-    url: str | None = None
+    id: str = Field(min_length=1, max_length=512, description="The caller's unique id.",
+                    json_schema_extra=string_schema(pattern=_SOME_TEXT))
+    text: str = Field(description="Body text; HTML remnants and any language are fine.",
+                      json_schema_extra=string_schema(minLength=1, pattern=_SOME_TEXT))
+    title: str | None = Field(None, description="Headline.", json_schema_extra=string_schema(pattern=_NO_NUL))
+    published_at: str | None = Field(None, description="ISO 8601 date or datetime, with or without offset.",
+                                     json_schema_extra=iso_date_schema)
+    lang: str | None = Field(None, description="ISO 639-1 code; detected when absent.",
+                             json_schema_extra=string_schema(pattern=r"^\s*([A-Za-z]{2,3}([-_][^\s\u0000]*)?)?\s*$"))
+    source: str | None = Field(None, description="Outlet or agency name.", json_schema_extra=string_schema(pattern=_NO_NUL))
+    url: str | None = Field(None, json_schema_extra=string_schema(pattern=_NO_NUL))
 
     @field_validator("id", "text", "title", "published_at", "lang", "source", "url")
     @classmethod
@@ -79,9 +108,12 @@ class Article(BaseModel):
         return parse_published(self.published_at).timestamp() if self.published_at else None
 
 
+_LEAP_SECOND = re.compile(r"([T ]\d\d:\d\d):60")
+
+
 def parse_published(value: str) -> dt.datetime:
     """ISO 8601 date or datetime to an aware UTC datetime; naive values are taken as UTC."""
-    text = value.strip()
+    text = _LEAP_SECOND.sub(r"\1:59", value.strip().upper())  # RFC 3339: "t", "z"; 23:59:60
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:

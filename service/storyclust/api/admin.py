@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
+from ..article import iso_date_schema
 from ..engine import Engine
 from ..recluster import parse_bound, run_recluster
 from .deps import get_engine, require_write_key
@@ -33,9 +34,10 @@ State = Literal["queued", "running", "done", "failed"]
 class ReclusterRequest(BaseModel):
     since: str | None = Field(None, description="ISO 8601 date or datetime: re-cluster articles published "
                               "(undated: ingested) at or after it. Default: from the first.",
-                              examples=["2025-04-01"])
+                              examples=["2025-04-01"], json_schema_extra=iso_date_schema)
     until: str | None = Field(None, description="ISO 8601 date or datetime: ... before it; a bare date "
-                              "includes that day. Default: to the last.", examples=["2025-04-30"])
+                              "includes that day. Default: to the last.", examples=["2025-04-30"],
+                              json_schema_extra=iso_date_schema)
 
     @field_validator("since", "until")
     @classmethod

@@ -3,6 +3,7 @@ single-writer lock), the request-size limit, and error answers that name the fie
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -57,7 +59,30 @@ def create_app(settings: Settings, encoder: Encoder | None = None) -> FastAPI:
     app.add_exception_handler(sqlite3.OperationalError, store_unavailable)
     for router in (articles.router, clusters.router, dedup.router, health.router, admin_router):
         app.include_router(router)
+    app.openapi = lambda: describe_api(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def describe_api(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document of this service as configured: a key it does not require is
+    optional (``security: [{}, ...]``: clients and fuzzers otherwise take the header as
+    required), an endpoint that takes a key can answer 401, and one that takes a body 400
+    (not UTF-8, not JSON)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        optional = {"WriteKey": not settings.api_key, "ReadKey": not settings.read_api_key}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                security = operation.get("security")
+                if security:
+                    operation["responses"].setdefault("401", problem("The key is missing or wrong."))
+                    if all(optional.get(name) for need in security for name in need):
+                        operation["security"] = [{}, *security]
+                if "requestBody" in operation:
+                    operation["responses"].setdefault("400", problem("The body is not UTF-8 or not JSON."))
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 class BodyLimit:
@@ -150,7 +175,26 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
         detail = f"body: not valid UTF-8 ({cause.reason} at byte {cause.start})"
     elif exc.status_code == 400 and cause is not None:
         detail = f"body: could not be read as JSON ({cause})"
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette lists the methods of the first route on the path only
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response answered with a :class:`Problem` body."""
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the API document lists for this request's path (FastAPI's included routers
+    hide their routes from a plain walk of ``app.routes``)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations}
+    return sorted(methods)
 
 
 async def store_unavailable(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from ..article import parse_published
+from ..article import iso_date_schema, parse_published
 from ..engine import Engine
 from ..store import StoredArticle
 from .deps import get_engine, require_read_key
@@ -37,29 +35,35 @@ def summary(cluster_id: str, members: Sequence[StoredArticle]) -> dict:
     }
 
 
+# A page ends at a (updated_at, cluster_id) position; the cursor spells it plainly, so that any
+# string of this form is a position to continue from (the schema's pattern, for clients and fuzzers).
+CURSOR = re.compile(r"([0-9]{1,17}(?:\.[0-9]{1,17})?)~([^\x00]+)")
+
+
 def encode_cursor(updated_at: float, cluster_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([updated_at, cluster_id]).encode()).decode()
+    return f"{updated_at!r}~{cluster_id}"  # repr: the float exactly, as the store compares it
 
 
 def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        updated_at, cluster_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return float(updated_at), str(cluster_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise HTTPException(422, "cursor: not a cursor returned by GET /clusters") from None
+    match = CURSOR.fullmatch(cursor)
+    if match is None:
+        raise HTTPException(422, "cursor: not a cursor returned by GET /clusters")
+    return float(match[1]), match[2]
 
 
 @router.get("", response_model=StoryPage, responses={422: {"model": Problem}})
 def list_clusters(
     engine: Annotated[Engine, Depends(get_engine)],
     since: Annotated[str | None, Query(description="ISO 8601 date or datetime: only stories "
-                                       "updated at or after it.", examples=["2025-04-11"])] = None,
+                                       "updated at or after it.", examples=["2025-04-11"],
+                                       json_schema_extra=iso_date_schema)] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Stories per page.")] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page; empty or absent: the first.",
+                                        json_schema_extra={"pattern": f"^({CURSOR.pattern})?$"})] = None,
 ) -> StoryPage:
     """Recent stories, most recently updated first, a page at a time."""
     try:
-        since_ts = parse_published(since).timestamp() if since else None
+        since_ts = parse_published(since).timestamp() if since and since.strip() else None
     except ValueError as error:
         raise HTTPException(422, f"since: {error}") from None
     before = decode_cursor(cursor) if cursor else None

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Security
 
 from ..config import Settings
 from ..engine import Decision, Engine
 from ..metrics import Metrics
 from ..store import Store
 from .clusters import COPIES, representative
-from .deps import ApiKey, authorise, check_limits, get_engine, get_metrics, get_settings
+from .deps import READ_KEY, authorise, check_limits, get_engine, get_metrics, get_settings
 from .schemas import DedupItem, DedupRequest, DedupResult, Problem, dedup_examples
 
 router = APIRouter(tags=["dedup"])
@@ -72,7 +72,7 @@ def collapse(decisions: Sequence[Decision], level: str, store: Store, new_ids: s
              responses={401: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}})
 def dedup(
     body: Annotated[DedupRequest, Body(openapi_examples=dedup_examples())],
-    key: ApiKey,
+    key: Annotated[str | None, Security(READ_KEY)],
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
     metrics: Annotated[Metrics, Depends(get_metrics)],

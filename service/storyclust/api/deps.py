@@ -15,10 +15,13 @@ from ..config import Settings
 from ..engine import Engine
 from ..metrics import Metrics
 
-API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="Needed for writes when STORYCLUST_API_KEY is set, and "
-                              "for reads when STORYCLUST_READ_API_KEY is set.")
-ApiKey = Annotated[str | None, Security(API_KEY_HEADER)]
+# One header, two schemes, so that the OpenAPI document can say which key each endpoint takes
+# and, for the service it describes, whether it is needed at all (app.describe_api).
+WRITE_KEY = APIKeyHeader(name="X-API-Key", scheme_name="WriteKey", auto_error=False,
+                         description="Writes and admin: needed when STORYCLUST_API_KEY is set.")
+READ_KEY = APIKeyHeader(name="X-API-Key", scheme_name="ReadKey", auto_error=False,
+                        description="Reads: needed when STORYCLUST_READ_API_KEY is set (then it or "
+                        "the write key opens them).")
 
 
 # The dependencies below do no I/O, so they are ``async``: FastAPI runs a plain ``def``
@@ -47,12 +50,12 @@ def authorise(settings: Settings, given: str | None, write: bool) -> None:
                             headers={"WWW-Authenticate": "APIKey"})
 
 
-async def require_write_key(request: Request, key: ApiKey) -> None:
+async def require_write_key(request: Request, key: Annotated[str | None, Security(WRITE_KEY)]) -> None:
     """Writes and admin: open unless settings.api_key is set."""
     authorise(request.app.state.settings, key, write=True)
 
 
-async def require_read_key(request: Request, key: ApiKey) -> None:
+async def require_read_key(request: Request, key: Annotated[str | None, Security(READ_KEY)]) -> None:
     """Reads: open unless settings.read_api_key is set; then it or api_key opens them."""
     authorise(request.app.state.settings, key, write=False)
 

@@ -10,7 +10,7 @@ import datetime as dt
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Discriminator, Field, Tag
+from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag
 
 from ..article import Article
 from ..engine import Decision
@@ -133,7 +133,7 @@ class DedupRequest(BaseModel):
     articles: list[Article] = Field(min_length=1, description="The feed, in feed order.")
     level: Literal["near_duplicate", "story"] = Field(
         "near_duplicate", description="Collapse copies (exact and near duplicates) or whole stories.")
-    store: bool = Field(False, description="Ingest the feed (true) or only compare it with itself "
+    store: StrictBool = Field(False, description="Ingest the feed (true) or only compare it with itself "
                         "and with what is stored (false: nothing is kept).")
 
 
