@@ -5,6 +5,7 @@
     storyclust eval GOLD.jsonl PRED.jsonl
     storyclust serve [--host H] [--port P] [--data-dir DIR]
     storyclust seeds [--data-dir DIR]          cluster the demo corpus and score it
+    storyclust backup DEST [--data-dir DIR]    a consistent copy of the store, while it is in use
 """
 
 from __future__ import annotations
@@ -180,6 +181,13 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import backup
+
+    print(json.dumps(backup(get_settings(data_dir=args.data_dir).data_dir, Path(args.destination))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storyclust", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seeds", help="cluster the demo corpus (seeds/) and score it")
     p.add_argument("--data-dir", type=Path)
     p.set_defaults(func=cmd_seeds)
+
+    p = sub.add_parser("backup", help="copy the store consistently, also while it is in use; "
+                       "the copy is a data directory (its indexes are rebuilt when opened)")
+    p.add_argument("destination", help="a new or empty directory")
+    p.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_backup)
     return parser
 
 

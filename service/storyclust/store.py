@@ -36,6 +36,7 @@ from .profile import COUNTED_TERMS_VERSION, Profile
 
 SCHEMA_VERSION = 1
 TERM_DF_UPTO = "term_df_upto"  # meta key: term_df counts the articles with rowid <= this
+STORE_FILE = "storyclust.sqlite3"  # in the data directory
 TERM_DF_KEYS = "term_df_keys"  # meta key: the profile.COUNTED_TERMS_VERSION term_df was counted in
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self.synchronous = "FULL" if fsync else "NORMAL"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.data_dir / "storyclust.sqlite3"
+        self.path = self.data_dir / STORE_FILE
         self._local = threading.local()
         self.db = self._connect()
         self.db.executescript(SCHEMA)
