@@ -129,14 +129,14 @@ class Engine:
         # Recently stored or compared articles as candidates, by row id: a candidate found here
         # needs only its current story from the store, not its signature and profile JSON.
         self._known: _LRU = _LRU(settings.profile_cache)
-        if len(self.store.uncounted_rowids()) >= settings.term_df_checkpoint:
+        self._uncounted = len(self.store.uncounted_rowids())  # articles since the term_df checkpoint
+        if self._uncounted >= settings.term_df_checkpoint:
             # Many uncounted (a run killed before its checkpoint, or counts of an earlier
             # version dropped by the store): write the checkpoint now, so that they are parsed
             # once here and not again at the first ingest's checkpoint.
             self.checkpoint_terms()
         df, docs = self.store.term_df()
         self.stats = TermStats(df, docs)
-        self._uncounted = len(self.store.uncounted_rowids())  # articles since the term_df checkpoint
         self.vectors, self.lsh = self._load_indexes()
 
     # --- derived indexes --------------------------------------------------------------------
