@@ -82,11 +82,12 @@ def test_a_method_not_allowed_lists_every_method_of_the_path(make_client) -> Non
     assert client.patch("/clusters").headers["allow"] == "GET"
 
 
-@pytest.mark.parametrize("text", ["a", " x ", "<b>x</b>", "\x1c\xa0", " \u200b\ufeff ", "\u00ad", "\x01", "é"])
-def test_the_documented_text_pattern_is_the_validators_rule(text: str) -> None:
-    """The pattern is JavaScript's regex dialect; Python's ``re`` reads this one the same way."""
-    pattern = Article.model_json_schema()["properties"]["text"]["pattern"]
-    assert bool(re.search(pattern, text)) == bool(clean(text))
+@pytest.mark.parametrize("value", ["a", " x ", "<b>x</b>", "\x1c\xa0", " \u200b\ufeff ", "\u00ad", "\x01", "é"])
+def test_the_documented_id_and_text_patterns_are_the_validators_rules(value: str) -> None:
+    """The patterns are JavaScript's regex dialect; Python's ``re`` reads these the same way."""
+    properties = Article.model_json_schema()["properties"]
+    assert bool(re.search(properties["text"]["pattern"], value)) == bool(clean(value))
+    assert bool(re.search(properties["id"]["pattern"], value)) == bool(value.strip())
 
 
 @pytest.mark.parametrize("value", ["2025-04-15t09:30:00z", "2016-12-31T23:59:60Z", "2025-04-15 09:30:00+02:00"])

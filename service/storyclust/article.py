@@ -17,7 +17,9 @@ from .normalize import clean
 # The input rules as JSON-schema constraints, for the OpenAPI document (client generators and
 # fuzzers read them); the validators below enforce the same rules with messages naming the field.
 _NO_NUL = r"^[^\u0000]*$"
-# A character that clean() keeps (JSON-schema "\s" is JavaScript's, which lacks \x1c-\x1f and \x85).
+# A character that str.strip() keeps (JSON-schema "\s" is JavaScript's, which lacks \x1c-\x1f
+# and \x85), and one that clean() keeps too (it also drops soft hyphens and zero-width spaces).
+_NOT_BLANK = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
 _SOME_TEXT = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085\u00ad\u200b\ufeff][^\u0000]*$"
 
 
@@ -43,7 +45,7 @@ class Article(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     id: str = Field(min_length=1, max_length=512, description="The caller's unique id.",
-                    json_schema_extra=string_schema(pattern=_SOME_TEXT))
+                    json_schema_extra=string_schema(pattern=_NOT_BLANK))
     text: str = Field(description="Body text; HTML remnants and any language are fine.",
                       json_schema_extra=string_schema(minLength=1, pattern=_SOME_TEXT))
     title: str | None = Field(None, description="Headline.", json_schema_extra=string_schema(pattern=_NO_NUL))
