@@ -21,9 +21,10 @@ match the plain ones. One-year rows: every article ends with "(c) 2024", as agen
 or a mention of the current year does in a real feed; they show how much a shared year counts.
 Footer rows: 30% of the articles (by a hash of the id) end with the Associated Press footer, as
 wire copies in a real feed do; they show whether boilerplate makes copies or stories.
-Naive peer: MiniLM embeddings and one cosine threshold, its best value per set (an oracle
-advantage storyclust does not get), single pass (join the nearest earlier article's story) and
-average linkage. MinHash only: single pass on estimated Jaccard, best threshold per set.
+Naive peer: the configured model's embeddings (MiniLM by default; STORYCLUST_MODEL_PATH) and one
+cosine threshold, its best value per set (an oracle advantage storyclust does not get), single
+pass (join the nearest earlier article's story) and average linkage. MinHash only: single pass
+on estimated Jaccard, best threshold per set.
 """
 
 from __future__ import annotations
@@ -178,10 +179,10 @@ def main() -> None:
         vectors = np.stack([d.embedding for d in docs])
         sim = vectors @ vectors.T
         t, m = best_over_grid(gold, lambda t: single_pass(sim, t))
-        print(row("MiniLM cosine, single pass", m, f"best threshold {t:.2f}"))
+        print(row("model cosine, single pass", m, f"best threshold {t:.2f}"))
         tree = linkage(squareform(np.clip(1.0 - sim, 0, None), checks=False), method="average")
         t, m = best_over_grid(gold, lambda t: average_linkage(sim, t, tree))
-        print(row("MiniLM cosine, average linkage", m, f"best threshold {t:.2f}"))
+        print(row("model cosine, average linkage", m, f"best threshold {t:.2f}"))
         sigs = np.stack([d.signature for d in docs])
         jac = np.stack([(sigs == s).mean(axis=1) for s in sigs])
         t, m = best_over_grid(gold, lambda t: single_pass(jac, t) if t < 0.9 else list(range(len(docs))))
