@@ -1,5 +1,6 @@
-"""The shipped pair-scorer artifact: it loads, matches the code's features, and an artifact from
-before the job had its own threshold still loads (the job then merges at the online one)."""
+"""The shipped pair-scorer artifact: it loads, matches the code's features and the packaged
+model, and an artifact from before the job had its own threshold still loads (the job then
+merges at the online one)."""
 
 import json
 
@@ -61,6 +62,24 @@ def test_artifact_for_other_features_is_refused(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="features"):
         PairScorer.load(path)
+
+
+def test_a_scorer_fitted_on_another_model_is_named_at_start_up(tmp_path, encoder, caplog):
+    """Cosines are on each model's own scale: the packaged scorer says it was fitted on the
+    packaged MiniLM, and an engine with a scorer of another model logs which and what to do."""
+    from storyclust.config import Settings
+    from storyclust.engine import Engine
+
+    assert PairScorer.load().fitted_on(encoder.name, encoder.dim)
+    data = {**json.loads(DEFAULT_PATH.read_text()), "model": "all-mpnet-base-v2", "dim": 768}
+    (tmp_path / "mpnet.json").write_text(json.dumps(data))
+    assert not PairScorer.load(tmp_path / "mpnet.json").fitted_on(encoder.name, encoder.dim)
+    with caplog.at_level("WARNING", logger="storyclust.engine"):
+        Engine(Settings(data_dir=tmp_path / "same"), encoder=encoder).store.close()
+        assert not caplog.records
+        Engine(Settings(data_dir=tmp_path / "other", scorer_path=tmp_path / "mpnet.json"),
+               encoder=encoder).store.close()
+    assert "'all-mpnet-base-v2' (dim 768)" in caplog.text and "train_scorer.py" in caplog.text
 
 
 def test_a_year_in_most_stored_articles_is_no_evidence():

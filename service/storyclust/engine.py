@@ -122,6 +122,11 @@ class Engine:
         self.store.bind("num_perm", str(settings.num_perm))
         self.store.bind("shingle_size", str(settings.shingle_size))
         self.scorer = PairScorer.load(settings.scorer_path)
+        if not self.scorer.fitted_on(self.encoder.name, self.encoder.dim):
+            log.warning("the pair scorer %s was fitted on model %r (dim %s), the configured model is %r "
+                        "(dim %d): its cosines read differently; fit a scorer for it with "
+                        "training/train_scorer.py and set STORYCLUST_SCORER_PATH", self.scorer.version,
+                        self.scorer.model, self.scorer.dim, self.encoder.name, self.encoder.dim)
         self.threshold = settings.same_story_threshold if settings.same_story_threshold is not None else self.scorer.threshold
         self.recluster_threshold = (settings.recluster_threshold if settings.recluster_threshold is not None
                                     else self.scorer.recluster_threshold)

@@ -31,6 +31,11 @@ class PairScorer:
     # pair across the two clusters, unscored pairs counting 0, so it reads lower than the online
     # mean over a story's best-matching members for the same evidence and needs a lower bar.
     recluster_threshold: float
+    # The embedding model whose cosines it was fitted on (its directory name and dimension): the
+    # cosine feature's scale is the model's own (the best single cosine threshold on ECB+ is 0.60
+    # with MiniLM, 0.75 with all-mpnet-base-v2), so another model needs its own scorer.
+    model: str | None = None
+    dim: int | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> "PairScorer":
@@ -44,13 +49,19 @@ class PairScorer:
             weights=np.asarray(data["weights"], dtype=float), bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             recluster_threshold=float(data.get("recluster_threshold", data["threshold"])),
+            model=data.get("model"), dim=data.get("dim"),
         )
+
+    def fitted_on(self, model: str, dim: int) -> bool:
+        """Whether this scorer was fitted on that model's cosines (True when it does not say)."""
+        return (self.model is None or self.model == model) and (self.dim is None or self.dim == dim)
 
     def to_json(self) -> dict:
         return {
             "version": self.version, "features": list(self.features), "mean": self.mean.tolist(),
             "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias,
             "threshold": self.threshold, "recluster_threshold": self.recluster_threshold,
+            "model": self.model, "dim": self.dim,
         }
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
