@@ -82,6 +82,18 @@ def test_a_scorer_fitted_on_another_model_is_named_at_start_up(tmp_path, encoder
     assert "'all-mpnet-base-v2' (dim 768)" in caplog.text and "train_scorer.py" in caplog.text
 
 
+def test_the_training_script_records_the_model_in_a_loadable_artifact(tmp_path):
+    from training.train_scorer import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, len(FEATURES)))
+    scorer = fit([(X, (X[:, 0] > 0).astype(int))], embedding_model="all-mpnet-base-v2", dim=768)
+    (tmp_path / "s.json").write_text(json.dumps(scorer.to_json()))
+    loaded = PairScorer.load(tmp_path / "s.json")
+    assert (loaded.model, loaded.dim) == ("all-mpnet-base-v2", 768)
+    assert np.allclose(loaded.score(X), scorer.score(X))
+
+
 def test_a_year_in_most_stored_articles_is_no_evidence():
     """A copyright line or the current year named in most of a feed says nothing about which
     event a report is of: with "2024" added to every ECB+ profile, all pair features (online,

@@ -83,7 +83,7 @@ def pair_table(docs: Sequence[Doc], pairs: Iterable[tuple[int, int]] | None = No
 
 def fit(tables: Sequence[tuple[np.ndarray, np.ndarray]], version: str | None = None,
         threshold: float = THRESHOLD, recluster_threshold: float = RECLUSTER_THRESHOLD,
-        model: str | None = None, dim: int | None = None) -> PairScorer:
+        embedding_model: str | None = None, dim: int | None = None) -> PairScorer:
     """Logistic regression over standardised features, each table (dev set) weighted equally."""
     X = np.vstack([t[0] for t in tables])
     y = np.concatenate([t[1] for t in tables])
@@ -95,7 +95,8 @@ def fit(tables: Sequence[tuple[np.ndarray, np.ndarray]], version: str | None = N
     digest = hashlib.sha1(np.concatenate([model.coef_[0], model.intercept_]).tobytes()).hexdigest()[:8]
     return PairScorer(version=version or f"lr-{dt.date.today().isoformat()}-{digest}", features=FEATURES,
                       mean=mean, scale=scale, weights=model.coef_[0], bias=float(model.intercept_[0]),
-                      threshold=threshold, recluster_threshold=recluster_threshold, model=model, dim=dim)
+                      threshold=threshold, recluster_threshold=recluster_threshold,
+                      model=embedding_model, dim=dim)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {len(y)} pairs, {int(y.sum())} same-event")
         tables.append((X, y))
     scorer = fit(tables, threshold=args.threshold, recluster_threshold=args.recluster_threshold,
-                 model=encoder.name, dim=encoder.dim)
+                 embedding_model=encoder.name, dim=encoder.dim)
     args.output.write_text(json.dumps(scorer.to_json(), indent=1) + "\n")
     for name, weight in zip(FEATURES, scorer.weights):
         print(f"  {name:20s} {weight:+.3f}")
