@@ -63,6 +63,8 @@ def engine(settings, encoder):
     engine = Engine(settings, encoder=encoder)
     yield engine
     engine.store.close()
+
+
 @pytest.fixture
 def make_client(tmp_path, encoder) -> Iterator[Callable[..., TestClient]]:
     """A fresh app on its own data directory; settings overrides as keyword arguments."""
