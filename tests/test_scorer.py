@@ -64,9 +64,10 @@ def test_artifact_for_other_features_is_refused(tmp_path):
         PairScorer.load(path)
 
 
-def test_a_scorer_fitted_on_another_model_is_named_at_start_up(tmp_path, encoder, caplog):
+def test_a_scorer_fitted_on_another_model_is_named_at_start_up(tmp_path, encoder, caplog, make_client):
     """Cosines are on each model's own scale: the packaged scorer says it was fitted on the
-    packaged MiniLM, and an engine with a scorer of another model logs which and what to do."""
+    packaged MiniLM, and an engine with a scorer of another model logs which and what to do,
+    and /healthz says so."""
     from storyclust.config import Settings
     from storyclust.engine import Engine
 
@@ -79,7 +80,11 @@ def test_a_scorer_fitted_on_another_model_is_named_at_start_up(tmp_path, encoder
         assert not caplog.records
         Engine(Settings(data_dir=tmp_path / "other", scorer_path=tmp_path / "mpnet.json"),
                encoder=encoder).store.close()
-    assert "'all-mpnet-base-v2' (dim 768)" in caplog.text and "train_scorer.py" in caplog.text
+    assert "'all-mpnet-base-v2' (dim 768)" in caplog.text and "training.train_scorer" in caplog.text
+    assert make_client().get("/healthz").json()["scorer_fits_model"] is True
+    health = make_client(scorer_path=tmp_path / "mpnet.json").get("/healthz")
+    assert health.status_code == 200 and health.json()["scorer_fits_model"] is False
+    assert health.json()["scorer"] == data["version"]
 
 
 def test_the_training_script_records_the_model_in_a_loadable_artifact(tmp_path):

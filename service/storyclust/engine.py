@@ -125,7 +125,7 @@ class Engine:
         if not self.scorer.fitted_on(self.encoder.name, self.encoder.dim):
             log.warning("the pair scorer %s was fitted on model %r (dim %s), the configured model is %r "
                         "(dim %d): its cosines read differently; fit a scorer for it with "
-                        "training/train_scorer.py and set STORYCLUST_SCORER_PATH", self.scorer.version,
+                        "`python -m training.train_scorer` and set STORYCLUST_SCORER_PATH", self.scorer.version,
                         self.scorer.model, self.scorer.dim, self.encoder.name, self.encoder.dim)
         self.threshold = settings.same_story_threshold if settings.same_story_threshold is not None else self.scorer.threshold
         self.recluster_threshold = (settings.recluster_threshold if settings.recluster_threshold is not None

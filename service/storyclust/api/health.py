@@ -36,7 +36,8 @@ def healthz(request: Request) -> JSONResponse:
     ready = indexes != "mismatch"
     health = Health(status="ok" if ready else "unavailable", model=engine.encoder.name,
                     indexes=indexes, articles=engine.store.count(),
-                    stories=engine.store.cluster_count(), rss_mb=rss_mb)
+                    stories=engine.store.cluster_count(), rss_mb=rss_mb, scorer=engine.scorer.version,
+                    scorer_fits_model=engine.scorer.fitted_on(engine.encoder.name, engine.encoder.dim))
     return JSONResponse(health.model_dump(), status_code=200 if ready else 503)
 
 

@@ -165,6 +165,10 @@ class Health(BaseModel):
     articles: int | None
     stories: int | None
     rss_mb: float
+    scorer: str | None = Field(None, description="The pair scorer's version.")
+    scorer_fits_model: bool | None = Field(
+        None, description="False when the scorer was fitted on another embedding model than the "
+        "configured one (its cosines read differently; still ready, but fit a scorer for the model).")
 
 
 class FieldError(BaseModel):
