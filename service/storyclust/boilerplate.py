@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from .profile import content_term, sentence_buckets_of, sentence_terms
+from .profile import content_term, iter_sentences, sentence_buckets_of
 from .term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
 
@@ -28,7 +28,7 @@ def without_boilerplate_lines(text: str, stats: TermStats) -> str:
         return text
     kept = []
     for line in text.splitlines():
-        sentences = [stems for _, stems in sentence_terms(line)]
+        sentences = list(iter_sentences(line))
         if sentences and stats.boilerplate_sentences(sentence_buckets_of(sentences)).all():
             continue
         kept.append(line)

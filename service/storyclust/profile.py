@@ -218,13 +218,13 @@ def _number(token: str) -> str | None:
 def _sentences(text: str) -> tuple[tuple[int, ...], ...]:
     """Hashed stems of the first sentences (of :func:`clean_lines`, split at sentence ends and
     line breaks)."""
-    return tuple(stems for _, stems in sentence_terms(text))
+    return tuple(iter_sentences(text))
 
 
-def sentence_terms(text: str) -> Iterator[tuple[set[str], tuple[int, ...]]]:
-    """(content terms, hashed stems) of each sentence a profile keeps, in order. Lines are
-    cleaned one at a time and only until enough is read: a sentence never spans a line break,
-    so this equals splitting the whole cleaned text."""
+def iter_sentences(text: str) -> Iterator[tuple[int, ...]]:
+    """The hashed stems of each sentence a profile keeps, in order. Lines are cleaned one at a
+    time and only until enough is read: a sentence never spans a line break, so this equals
+    splitting the whole cleaned text."""
     kept = words = 0
     lines = text.splitlines()
     # A one-line body is the body, whose clean() the cache holds; other lines are not cached.
@@ -233,10 +233,9 @@ def sentence_terms(text: str) -> Iterator[tuple[set[str], tuple[int, ...]]]:
         for sentence in _SENTENCE_SPLIT.split(clean_line(line)):
             tokens = _TOKEN.findall(sentence)  # already clean
             words += len(tokens)
-            terms = _content_terms(tokens)
-            stems = {_STEMS[t] for t in terms}
+            stems = {_STEMS[t] for t in _content_terms(tokens)}
             if len(stems) >= _SENTENCE_MIN_TERMS:
-                yield terms, tuple(sorted(stems))
+                yield tuple(sorted(stems))
                 kept += 1
             if kept >= _SENTENCES_KEPT or words >= _ALIGN_WORDS:
                 return
