@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from . import minhash
 from .profile import content_term, iter_sentences, sentence_buckets_of
 from .term_stats import BOILERPLATE_SHARE, TermStats, common_limit
 
@@ -33,6 +34,12 @@ def without_boilerplate_lines(text: str, stats: TermStats) -> str:
             continue
         kept.append(line)
     return "\n".join(kept)
+
+
+def copy_check_shingles(text: str, shingle_size: int, stats: TermStats) -> set[bytes]:
+    """The shingles a copy is verified on: those of ``text`` less its boilerplate lines, that
+    hold a telling word."""
+    return telling_shingles(minhash.shingles(without_boilerplate_lines(text, stats), shingle_size), stats)
 
 
 def telling_shingles(shingle_set: set[bytes], stats: TermStats) -> set[bytes]:

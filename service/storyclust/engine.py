@@ -28,7 +28,7 @@ import numpy as np
 from . import minhash
 from .alignment import sentence_alignment
 from .article import Article
-from .boilerplate import telling_shingles, without_boilerplate_lines
+from .boilerplate import copy_check_shingles
 from .config import Settings
 from .embedding import Encoder, PendingVectors, shared_encoder
 from .features import FEATURES, pair_feature_matrix
@@ -415,11 +415,11 @@ class Engine:
         if not len(suspects):
             return None
         size = self.settings.shingle_size
-        mine = telling_shingles(minhash.shingles(without_boilerplate_lines(p.article.text, self.stats), size), self.stats)
+        mine = copy_check_shingles(p.article.text, size, self.stats)
         best = None
         for i in suspects[np.argsort(-jac[suspects])].tolist():
             stored = self.store.text_of(candidates[i].rowid)
-            theirs = telling_shingles(minhash.shingles(without_boilerplate_lines(stored, self.stats), size), self.stats)
+            theirs = copy_check_shingles(stored, size, self.stats)
             shared = len(mine & theirs)
             exact_jac = shared / max(len(mine | theirs), 1)
             smaller = min(len(mine), len(theirs))
