@@ -379,9 +379,9 @@ def measure_memory(data_dir: Path, part: str) -> float:
         kept = TermStats(*store.term_df())
     else:
         kept = VectorIndex(encoder.dim) if part == "faiss" else LSHIndex(settings.num_perm, settings.lsh_threshold)
-        for ids, embeddings, signatures in store.iter_vectors(encoder.dim, settings.num_perm):
+        for ids, embeddings, signatures, published in store.iter_vectors(encoder.dim, settings.num_perm):
             if part == "faiss":
-                kept.add(ids, embeddings)
+                kept.add(ids, embeddings, published)
             else:
                 kept.add_many(zip(ids.tolist(), signatures))
     trim()

@@ -301,6 +301,33 @@ def test_a_feed_dated_on_one_day_decides_as_an_undated_one(engine, ecb, settings
     assert [d.score for d in dated_answers] == pytest.approx([d.score for d in undated_answers], abs=1e-9)
 
 
+def test_past_instalments_of_a_recurring_story_do_not_crowd_out_this_weeks_reports(ecb, settings, encoder):
+    """ECB+ topic 27: Microsoft's emergency Internet Explorer patches of December 2008 and of
+    September 2013, eleven and seventeen reports told in the same words. Each 2013 report is
+    closer to several 2008 reports than to other 2013 ones, so with one index over the whole
+    store its nearest neighbours were 2008 reports that the time window then discarded: most
+    2013 reports were compared with no other 2013 report and the eleven split into 7 stories (5
+    neighbours; with 30 the same happens once a feed holds more than 30 past instalments).
+    Searching only the window's days, each is compared with the earlier 2013 reports."""
+    from storyclust.engine import Engine
+
+    past = [{**r, "published_at": "2008-12-17"} for r in ecb.values() if r["event_id"] == "27_ecb"]
+    week = [{**r, "published_at": "2013-09-18"} for r in ecb.values() if r["event_id"] == "27_ecbplus"]
+    neighbours = 5
+    engine = Engine(settings.model_copy(update={"neighbours": neighbours}), encoder=encoder)
+    try:
+        old = {d.cluster_id for d in ingest(engine, past)}
+        answers = ingest(engine, week)
+    finally:
+        engine.store.close()
+    assert len(past) > neighbours and not old & {d.cluster_id for d in answers}
+    this_week = {r["id"] for r in week}
+    for earlier, answer in enumerate(answers):
+        assert len(answer.matches) == min(earlier, neighbours)
+        assert {m["id"] for m in answer.matches} <= this_week
+    assert len({d.cluster_id for d in answers}) < len(week) / 2
+
+
 def test_members_outside_the_time_window_count_zero_in_a_story(engine, ecb):
     """A story dated two months earlier cannot take a new report through its one undated
     member: its dated member is compared as 0 (the window says never one story), not by a pair

@@ -147,11 +147,13 @@ class Engine:
     # --- derived indexes --------------------------------------------------------------------
     @property
     def vector_path(self):
-        return self.settings.data_dir / "vectors.faiss"
+        return self.settings.data_dir / "vectors.npz"
 
     def _load_indexes(self) -> tuple[VectorIndex, LSHIndex]:
         """Catch FAISS up with the store (add missing, drop deleted); LSH is rebuilt whole."""
         dim, num_perm = self.encoder.dim, self.settings.num_perm
+        # Versions before the index was partitioned by day saved one FAISS file; it is rebuilt.
+        (self.settings.data_dir / "vectors.faiss").unlink(missing_ok=True)
         vectors = VectorIndex.load(self.vector_path, dim) or VectorIndex(dim)
         lsh = LSHIndex(num_perm, self.settings.lsh_threshold)
         stored = self.store.rowids()
@@ -159,10 +161,10 @@ class Engine:
         stale = np.setdiff1d(indexed, stored)
         vectors.remove(stale.tolist())
         missing = set(np.setdiff1d(stored, indexed).tolist())
-        for ids, embs, sigs in self.store.iter_vectors(dim, num_perm):
+        for ids, embs, sigs, published in self.store.iter_vectors(dim, num_perm):
             if missing:
                 take = np.fromiter((i in missing for i in ids), dtype=bool, count=len(ids))
-                vectors.add(ids[take], embs[take])
+                vectors.add(ids[take], embs[take], [t for t, keep in zip(published, take) if keep])
             lsh.add_many(zip(ids.tolist(), sigs))
         if len(stale) or missing:
             log.info("vector index caught up: %d added, %d removed", len(missing), len(stale))
@@ -311,7 +313,7 @@ class Engine:
             relation=decision.relation, duplicate_of=decision.duplicate_of, score=decision.score,
             evidence={**decision.evidence, "matches": decision.matches},
         )
-        self.vectors.add(np.array([rowid]), p.embedding.reshape(1, -1))
+        self.vectors.add(np.array([rowid]), p.embedding.reshape(1, -1), [p.published_ts])
         self.lsh.add(rowid, p.signature, p.band_keys)
         self.stats.add_profile(p.profile)
         self._known.put(rowid, Candidate(rowid, a.id, decision.cluster_id, p.lang, p.published_ts,
@@ -374,7 +376,8 @@ class Engine:
                             [{"id": twin.id, "cluster_id": twin.cluster_id, "score": 1.0}],
                             {"content_hash": p.hash})
 
-        ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours)
+        ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours, around=p.published_ts,
+                                           within=self.settings.time_window_days * 86400)
         cosine_of = dict(zip(ids.tolist(), cosines.tolist()))
         lsh_only = [r for r in self.lsh.query(p.signature, p.band_keys) if r not in cosine_of]
         if lsh_only:

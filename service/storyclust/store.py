@@ -342,12 +342,12 @@ class Store:
         return {r: np.frombuffer(e, dtype=np.float32).reshape(dim) for r, e in rows}
 
     def iter_vectors(self, dim: int, num_perm: int, after_rowid: int = 0,
-                     chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(rowids, embeddings, signatures) in row-id order, a chunk at a time."""
+                     chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list[float | None]]]:
+        """(rowids, embeddings, signatures, publication times) in row-id order, a chunk at a time."""
         last = after_rowid
         while True:
             rows = self.reader().execute(
-                "SELECT rowid, embedding, signature FROM articles WHERE rowid>? ORDER BY rowid LIMIT ?",
+                "SELECT rowid, embedding, signature, published_ts FROM articles WHERE rowid>? ORDER BY rowid LIMIT ?",
                 (last, chunk),
             ).fetchall()
             if not rows:
@@ -355,7 +355,7 @@ class Store:
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
             sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(len(rows), num_perm)
-            yield ids, vectors, sigs
+            yield ids, vectors, sigs, [r[3] for r in rows]
             last = int(ids[-1])
 
     def rowids(self) -> np.ndarray:

@@ -1,9 +1,19 @@
-"""FAISS index over article embeddings, ids = store row ids. Derived data: saved beside the store,
-reconciled with the store's row ids at start-up (missing vectors added, deleted ones removed),
-rebuilt when missing, unreadable or of another layout.
+"""FAISS index over article embeddings, ids = store row ids, partitioned by publication day.
+Derived data: saved beside the store, reconciled with the store's row ids at start-up (missing
+vectors added, deleted ones removed), rebuilt when missing, unreadable or of another layout.
 
-Exact inner-product search over fp16 codes (``IndexScalarQuantizer(QT_fp16)``) in an
-``IndexIDMap``: exhaustive, so no recall is lost, and it supports ``remove_ids`` (deletes,
+Why by day: two articles dated further apart than the time window are never one story, so a
+dated article only needs the neighbours dated within the window (plus the undated ones). One
+index over everything returned the store's global top ``k``: in a feed kept for months, a
+recurring story (a weekly briefing, a yearly summit, the same team's matches) fills that top
+``k`` with past instalments the window then throws away, and the article's real partners from
+this week are never seen; and its cost grew with the store's age (33 ms a search at 1M stored,
+``bench/search_cost.py``). Searching the partitions of the window's days keeps both the
+candidates and the cost to what the window holds. An undated article (or an index asked for no
+window) searches every partition; an undated store is one partition, searched as before.
+
+Each partition is an exact inner-product index over fp16 codes (``IndexScalarQuantizer(QT_fp16)``)
+in an ``IndexIDMap``: exhaustive, so no recall is lost, and it supports ``remove_ids`` (deletes,
 re-clustering); HNSW is faster past ~1M vectors but cannot remove.
 
 Why fp16: the vectors are the largest thing the service holds per article. float32 takes
@@ -18,8 +28,11 @@ vectors).
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
@@ -27,16 +40,32 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+DAY = 86_400.0
+UNDATED = "undated"  # the partition key of articles without a publication time
+
+
+def day_of(ts: float | None) -> int | None:
+    """The partition of a publication time (seconds since the epoch): its UTC day number."""
+    return None if ts is None or math.isnan(ts) else math.floor(ts / DAY)
+
 
 class VectorIndex:
+    """Exact cosine search over unit vectors, one FAISS index per publication day.
+
+    dim: the model's dimension.
+    """
+
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self._index = faiss.IndexIDMap(
-            faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT))
+        self._parts: dict[int | None, faiss.Index] = {}
+
+    def _new_part(self) -> faiss.Index:
+        return faiss.IndexIDMap(
+            faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT))
 
     @staticmethod
     def _is_current(index: faiss.Index) -> bool:
-        """Whether a loaded index has this module's layout (older files were float32 flat)."""
+        """Whether a loaded partition has this module's layout (older files were float32 flat)."""
         if not isinstance(index, faiss.IndexIDMap) or isinstance(index, faiss.IndexIDMap2):
             return False
         inner = faiss.downcast_index(index.index)
@@ -44,62 +73,122 @@ class VectorIndex:
                 and inner.metric_type == faiss.METRIC_INNER_PRODUCT)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return sum(int(part.ntotal) for part in self._parts.values())
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                                     np.asarray(ids, dtype=np.int64))
+    def partitions(self) -> int:
+        return len(self._parts)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, published_ts: Sequence[float | None] | None = None) -> None:
+        """Add vectors under their ids, each in the partition of its publication time (all
+        undated when ``published_ts`` is None)."""
+        if not len(ids):
+            return
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+        days = [None] * len(ids) if published_ts is None else [day_of(t) for t in published_ts]
+        groups: dict[int | None, list[int]] = {}
+        for i, day in enumerate(days):
+            groups.setdefault(day, []).append(i)
+        for day, rows in groups.items():
+            part = self._parts.get(day)
+            if part is None:
+                part = self._parts[day] = self._new_part()
+            part.add_with_ids(vectors[rows], ids[rows])
 
     def ids(self) -> np.ndarray:
         """Every id in the index (for reconciling with the store)."""
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if not self._parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([faiss.vector_to_array(p.id_map).astype(np.int64) for p in self._parts.values()])
 
     def remove(self, ids: list[int]) -> None:
-        if ids:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+        """Remove ids from whichever partitions hold them (one pass over each partition's id
+        list: removals are rare, a delete or a replaced text)."""
+        if not ids:
+            return
+        wanted = np.asarray(ids, dtype=np.int64)
+        for day in list(self._parts):
+            part = self._parts[day]
+            if np.isin(faiss.vector_to_array(part.id_map), wanted).any():
+                part.remove_ids(wanted)
+                if part.ntotal == 0:
+                    del self._parts[day]
 
-    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosines) of the ``k`` nearest stored vectors, best first; ids -1 are padding."""
-        if len(self) == 0 or k <= 0:
+    def _parts_for(self, around: float | None, within: float | None) -> list[faiss.Index]:
+        day = day_of(around)
+        if day is None or within is None:
+            return list(self._parts.values())
+        first, last = day_of(around - within), day_of(around + within)
+        if last - first + 1 > len(self._parts):  # a window wider than the store's days
+            keys = [d for d in self._parts if d is None or first <= d <= last]
+        else:
+            keys = [None, *range(first, last + 1)]
+        return [self._parts[d] for d in keys if d in self._parts]
+
+    def search(self, vector: np.ndarray, k: int, around: float | None = None,
+               within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines) of the ``k`` nearest stored vectors, best first.
+
+        around, within: a publication time and a window in seconds: only the partitions of the
+        days within ``within`` of ``around`` are searched, plus the undated one (a partition is
+        a whole day, so a few vectors just outside the window can come back; callers that need
+        the exact window check the times themselves). Either None: every partition.
+        """
+        parts = [p for p in self._parts_for(around, within) if p.ntotal]
+        if not parts or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        query = vector.reshape(1, -1).astype(np.float32)
         # One query: an OpenMP pool only contends with the model for the same cores (measured
         # ~8 ms per single-vector search over 1k vectors). FAISS and torch share the OpenMP
         # runtime, so the setting is restored for the model right after.
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            scores, ids = self._index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(self)))
+            found = [part.search(query, min(k, int(part.ntotal))) for part in parts]
         finally:
             faiss.omp_set_num_threads(threads)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        if len(found) == 1:
+            scores, ids = found[0][0][0], found[0][1][0]
+        else:
+            scores = np.concatenate([s[0] for s, _ in found])
+            ids = np.concatenate([i[0] for _, i in found])
+            best = np.argsort(-scores, kind="stable")[:k]
+            scores, ids = scores[best], ids[best]
+        keep = ids >= 0
+        return ids[keep], scores[keep]
 
     def nbytes(self) -> int:
         """Bytes of codes and ids (for the memory bench)."""
-        return len(self) * (faiss.downcast_index(self._index.index).code_size + 8)
+        return len(self) * (self.dim * 2 + 8)
 
     def save(self, path: Path) -> None:
-        """Atomic write: a crash mid-save leaves the previous file."""
+        """One file of every partition (FAISS's own serialisation each), written atomically: a
+        crash mid-save leaves the previous file."""
+        arrays = {UNDATED if day is None else str(day): faiss.serialize_index(part)
+                  for day, part in self._parts.items()}
         tmp = path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
+        with open(tmp, "wb") as out:
+            np.savez(out, **arrays)
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path, dim: int) -> "VectorIndex | None":
-        """The saved index, or None when missing, unreadable or of another dimension."""
-        try:
-            index = faiss.read_index(str(path))
-        except Exception as error:  # noqa: BLE001 - any failure means "rebuild"
-            if path.exists():
-                log.warning("vector index %s unreadable (%s); rebuilding from the store", path, error)
-            return None
-        if index.d != dim:
-            log.warning("vector index %s has dim %d, model has %d; rebuilding", path, index.d, dim)
-            return None
-        if not cls._is_current(index):
-            log.info("vector index %s has an older layout; rebuilding from the store", path)
+        """The saved index, or None when missing, unreadable, of another dimension or layout."""
+        if not path.exists():
             return None
         self = cls(dim)
-        self._index = index
+        try:
+            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as saved:
+                for key in saved.files:
+                    part = faiss.deserialize_index(saved[key])
+                    if part.d != dim:
+                        log.warning("vector index %s has dim %d, model has %d; rebuilding", path, part.d, dim)
+                        return None
+                    if not cls._is_current(part):
+                        log.info("vector index %s has an older layout; rebuilding from the store", path)
+                        return None
+                    self._parts[None if key == UNDATED else int(key)] = part
+        except Exception as error:  # noqa: BLE001 - any failure means "rebuild"
+            log.warning("vector index %s unreadable (%s); rebuilding from the store", path, error)
+            return None
         return self
