@@ -140,7 +140,7 @@ def test_term_counts_are_written_with_the_commit_and_dropped_on_rollback(tmp_pat
 
     def insert(i: int) -> None:
         store.insert(article_id=f"a{i}", fingerprint="f", title=None, text="t", published_at=None,
-                     published_ts=None, lang="en", source=None, url=None, content_hash=f"h{i}", shingles=1,
+                     published_ts=None, lang="en", source=None, url=None, content_hash=f"h{i}", lead_hash=None, shingles=1,
                      signature=signature, embedding=embedding, profile=profiles[i], cluster_id=f"s{i}",
                      relation="new_story", duplicate_of=None, score=0.0, evidence=None)
 
@@ -175,7 +175,7 @@ def test_cached_candidates_read_the_current_story(tmp_path, profiles):
     for i in range(4):
         rowids.append(store.insert(
             article_id=f"a{i}", fingerprint="f", title=None, text="t", published_at=None,
-            published_ts=1.0 * i, lang="en", source=None, url=None, content_hash=f"h{i}", shingles=i,
+            published_ts=1.0 * i, lang="en", source=None, url=None, content_hash=f"h{i}", lead_hash=None, shingles=i,
             signature=np.full(128, i, dtype=np.uint32), embedding=np.zeros(384, dtype=np.float32),
             profile=profiles[i], cluster_id=f"s{i}", relation="new_story", duplicate_of=None, score=0.0,
             evidence=None))

@@ -9,7 +9,7 @@ import pytest
 from conftest import load_dataset, reformat
 
 from storyclust import minhash
-from storyclust.normalize import clean, content_hash, normalize, strip_html, words
+from storyclust.normalize import LEAD_WORDS, clean, content_hash, lead_hash, normalize, strip_html, words
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,18 @@ def test_content_hash_differs_for_different_texts(bodies):
     assert content_hash(first[0] + "x " + first[1]) != content_hash(text)
     assert content_hash(text.rstrip()[:-1]) != content_hash(text)
     assert content_hash(text + " more") != content_hash(text)
+
+
+def test_lead_hash_is_the_opening_words_only(bodies):
+    """Equal for an excerpt and a reformatted copy (the opening is the same words), different
+    when one of the opening words changes, absent for a text shorter than the lead."""
+    long = [t for t in bodies if len(words(t)) > 2 * LEAD_WORDS]
+    assert len(long) >= 3 and len({lead_hash(t) for t in long}) == len(long)
+    text = long[0]
+    assert lead_hash(text[: len(text) // 2]) == lead_hash(reformat(text)) == lead_hash(text) is not None
+    first = text.split(" ", 1)
+    assert lead_hash(first[0] + "x " + first[1]) != lead_hash(text)
+    assert lead_hash(" ".join(text.split()[: LEAD_WORDS // 2])) is None
 
 
 def test_inline_markup_next_to_punctuation_is_still_an_exact_copy():

@@ -159,6 +159,25 @@ def test_copies_are_found_and_join_their_originals_story(planted):
         assert found[kind] >= 0.96 * made[kind], (kind, found, made)
 
 
+def test_excerpts_republished_weeks_later_are_copies(tmp_path, encoder):
+    """An excerpt keeping the first 30% of a text, dated six weeks after it. The neighbour search
+    only looks within the time window, and so short an excerpt shares too few shingles for LSH
+    (without the lead hash 64 of these 100 were found); the same opening words find it."""
+    originals = [{**r, "published_at": "2024-05-01"} for r in pick_originals()]
+    excerpts = [{**r, "id": f"excerpt::{r['id']}", "text": r["text"][: r["text"].rfind(" ", 0, int(len(r["text"]) * 0.3))],
+                 "published_at": "2024-06-12"} for r in originals]
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        first = engine.ingest([parse_article(r) for r in originals])
+        later = engine.ingest([parse_article(r) for r in excerpts])
+    finally:
+        engine.store.close()
+    cluster_of = {d.id: d.cluster_id for d in first}
+    found = [d for d in later if d.relation == "near_duplicate"]
+    assert len(found) >= 0.97 * len(excerpts), [(d.id, d.relation, d.score) for d in later if d not in found]
+    assert all(d.cluster_id == cluster_of[d.id.split("::", 1)[1]] for d in found)
+
+
 def test_exact_and_reformatted_copies_are_exact_duplicates(planted):
     _, first, copies, later, _ = planted
     cluster_of = {d.id: d.cluster_id for d in first}

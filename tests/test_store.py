@@ -18,6 +18,7 @@ from conftest import load_dataset
 from storyclust.article import parse_article
 from storyclust.config import Settings
 from storyclust.engine import Engine
+from storyclust.normalize import lead_hash
 from storyclust.profile import SENTENCE_BUCKETS
 from storyclust.store import Store
 
@@ -249,6 +250,25 @@ def test_a_store_counted_by_an_earlier_version_is_recounted_when_opened(copy_of_
         assert {t: c for t, c in engine.stats.df.items() if c} == words
         assert engine.store.uncounted_rowids() == []
         assert dict(engine.store.db.execute("SELECT term, df FROM term_df WHERE df > 0")) == dict(recount)
+    finally:
+        engine.store.close()
+
+
+def test_a_store_made_before_lead_hashes_opens_and_stores_them_from_then_on(copy_of_built, encoder, built, rows):
+    """The lead hash is an added column: an older store gets it (empty) at open, keeps every
+    decision, and new articles are stored with theirs."""
+    old = Store(copy_of_built.data_dir)
+    old.db.execute("DROP INDEX articles_lead")
+    old.db.execute("ALTER TABLE articles DROP COLUMN lead_hash")
+    old.close()
+    engine = Engine(copy_of_built, encoder=encoder)
+    try:
+        assert snapshot(engine) == built[2]
+        assert engine.store.db.execute("SELECT COUNT(*) FROM articles WHERE lead_hash IS NOT NULL").fetchone()[0] == 0
+        late = {**rows[1], "id": "excerpt", "text": rows[1]["text"][: len(rows[1]["text"]) // 3]}
+        engine.ingest([parse_article(late)])
+        stored = engine.store.db.execute("SELECT lead_hash FROM articles WHERE id='excerpt'").fetchone()[0]
+        assert stored == lead_hash(rows[1]["text"]) and stored is not None
     finally:
         engine.store.close()
 

@@ -34,7 +34,7 @@ from .embedding import Encoder, PendingVectors, shared_encoder
 from .features import FEATURES, pair_feature_matrix
 from .language import detect_language
 from .lsh_index import LSHIndex
-from .normalize import clean, clean_uncached, content_hash
+from .normalize import clean, clean_uncached, content_hash, lead_hash
 from .profile import Profile, build_profile
 from .scorer import PairScorer
 from .store import Candidate, Store
@@ -58,6 +58,7 @@ class Prepared:
     article: Article
     lang: str | None
     hash: str
+    lead: str | None  # normalize.lead_hash: finds excerpts copied at any distance in time
     signature: np.ndarray
     shingles: int
     embedding: np.ndarray
@@ -223,7 +224,7 @@ class Engine:
         for a in articles:
             shingle_set = minhash.shingles(a.text, size)
             text = embed_text(a, limit) if embeddings is None else ""
-            parts.append((a.lang or detect_language(clean(a.text)), content_hash(a.text),
+            parts.append((a.lang or detect_language(clean(a.text)), content_hash(a.text), lead_hash(a.text),
                           minhash.signature(shingle_set, self.settings.num_perm), len(shingle_set),
                           build_profile(a.title, a.text), text))
         if embeddings is None:
@@ -231,9 +232,9 @@ class Engine:
             embeddings = self.encoder.encode([part[-1] for part in parts])
             if timings is not None:
                 timings["model"] = timings.get("model", 0.0) + time.perf_counter() - started
-        band_keys = self.lsh.band_keys(np.array([part[2] for part in parts]))
-        return [Prepared(a, lang, hash_, sig, shingles, embeddings[i], profile, a.published_ts, band_keys[i])
-                for i, (a, (lang, hash_, sig, shingles, profile, _)) in enumerate(zip(articles, parts))]
+        band_keys = self.lsh.band_keys(np.array([part[3] for part in parts]))
+        return [Prepared(a, lang, hash_, lead, sig, shingles, embeddings[i], profile, a.published_ts, band_keys[i])
+                for i, (a, (lang, hash_, lead, sig, shingles, profile, _)) in enumerate(zip(articles, parts))]
 
     # --- ingestion ----------------------------------------------------------------------------
     def ingest(self, articles: Sequence[Article], dry_run: bool = False,
@@ -282,8 +283,8 @@ class Engine:
     def _undo(self, added: list[tuple[int, Prepared]], removed: list) -> None:
         """Roll back the open transaction and what it did to the in-memory indexes."""
         self.store.rollback()
+        self.vectors.remove([rowid for rowid, _ in added])  # one pass over the index, not one per row
         for rowid, p in added:
-            self.vectors.remove([rowid])
             self.lsh.remove(rowid)
             self.stats.remove(p.profile.all_terms())
             self._known.pop(rowid, None)
@@ -308,7 +309,7 @@ class Engine:
         rowid = self.store.insert(
             article_id=a.id, fingerprint=a.fingerprint(), title=a.title, text=a.text,
             published_at=a.published_at, published_ts=p.published_ts, lang=p.lang, source=a.source,
-            url=a.url, content_hash=p.hash, shingles=p.shingles, signature=p.signature,
+            url=a.url, content_hash=p.hash, lead_hash=p.lead, shingles=p.shingles, signature=p.signature,
             embedding=p.embedding, profile=p.profile, cluster_id=decision.cluster_id,
             relation=decision.relation, duplicate_of=decision.duplicate_of, score=decision.score,
             evidence={**decision.evidence, "matches": decision.matches},
@@ -379,9 +380,12 @@ class Engine:
         ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours, around=p.published_ts,
                                            within=self.settings.time_window_days * 86400)
         cosine_of = dict(zip(ids.tolist(), cosines.tolist()))
-        lsh_only = [r for r in self.lsh.query(p.signature, p.band_keys) if r not in cosine_of]
-        if lsh_only:
-            for rowid, vector in self.store.embeddings(lsh_only, self.encoder.dim).items():
+        # Copies beyond the neighbours (or the time window): MinHash band collisions, and texts
+        # that open with the same words (excerpts, too short a share of the text for LSH).
+        others = dict.fromkeys(r for r in (*self.lsh.query(p.signature, p.band_keys), *self.store.with_lead(p.lead))
+                               if r not in cosine_of)
+        if others:
+            for rowid, vector in self.store.embeddings(list(others), self.encoder.dim).items():
                 cosine_of[rowid] = float(vector @ p.embedding)
         candidates = [c for c in self._candidates(list(cosine_of)) if self._comparable(p, c)]
 

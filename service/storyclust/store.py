@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS articles (
     title TEXT, text TEXT NOT NULL, published_at TEXT, published_ts REAL,
     lang TEXT, source TEXT, url TEXT,
     content_hash TEXT NOT NULL,
+    lead_hash TEXT,
     shingles INTEGER NOT NULL,
     signature BLOB NOT NULL,
     embedding BLOB NOT NULL,
@@ -147,6 +148,7 @@ class Store:
         self._local = threading.local()
         self.db = self._connect()
         self.db.executescript(SCHEMA)
+        self._add_lead_hash()
         self._check_version()
 
     # --- connections ----------------------------------------------------------------------
@@ -166,6 +168,15 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _add_lead_hash(self) -> None:
+        """The column (and its index) a store made before lead hashes lacks: added empty, so its
+        earlier articles are found as copies by LSH and neighbours only (hashing every stored
+        text at start-up would cost minutes on a large store)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
+        if "lead_hash" not in columns:
+            self.db.execute("ALTER TABLE articles ADD COLUMN lead_hash TEXT")
+        self.db.execute("CREATE INDEX IF NOT EXISTS articles_lead ON articles(lead_hash) WHERE lead_hash IS NOT NULL")
 
     def _check_version(self) -> None:
         version = self.get_meta("schema_version")
@@ -244,20 +255,27 @@ class Store:
         ).fetchone()
         return self._article(row)
 
+    def with_lead(self, lead_hash: str | None, limit: int = 8) -> list[int]:
+        """Row ids of the first stored articles that open with the same words."""
+        if lead_hash is None:
+            return []
+        rows = self.db.execute("SELECT rowid FROM articles WHERE lead_hash=? ORDER BY rowid LIMIT ?", (lead_hash, limit))
+        return [r[0] for r in rows]
+
     def insert(self, *, article_id: str, fingerprint: str, title: str | None, text: str,
                published_at: str | None, published_ts: float | None, lang: str | None,
-               source: str | None, url: str | None, content_hash: str, shingles: int,
+               source: str | None, url: str | None, content_hash: str, lead_hash: str | None, shingles: int,
                signature: np.ndarray, embedding: np.ndarray, profile: Profile, cluster_id: str,
                relation: str, duplicate_of: str | None, score: float | None,
                evidence: dict | None) -> int:
         now = time.time()
         cursor = self.db.execute(
             "INSERT INTO articles(id, fingerprint, title, text, published_at, published_ts, lang, "
-            "source, url, content_hash, shingles, signature, embedding, profile, cluster_id, "
+            "source, url, content_hash, lead_hash, shingles, signature, embedding, profile, cluster_id, "
             "relation, duplicate_of, score, evidence, ingested_at) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (article_id, fingerprint, title, text, published_at, published_ts, lang, source, url,
-             content_hash, int(shingles), signature.astype(np.uint32).tobytes(),
+             content_hash, lead_hash, int(shingles), signature.astype(np.uint32).tobytes(),
              embedding.astype(np.float32).tobytes(), json.dumps(profile.to_json(), ensure_ascii=False),
              cluster_id, relation, duplicate_of, score,
              json.dumps(evidence) if evidence is not None else None, now),
