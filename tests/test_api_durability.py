@@ -97,7 +97,7 @@ def test_acknowledged_articles_survive_kill_9(tmp_path):
 
     assert len(acknowledged) >= 8, log.read_text()[-3000:]
     assert read_failures == []
-    assert not (data_dir / "vectors.npz").exists(), "killed: the vector index was never saved"
+    assert not (data_dir / "vectors.zip").exists(), "killed: the vector index was never saved"
 
     with server(data_dir, log) as (_, client):
         health = client.get("/healthz").json()

@@ -102,23 +102,23 @@ def test_fp16_index_gives_float32_cosines_and_neighbours(embeddings, tmp_path):
     assert loaded.nbytes() == (len(ids) - 2) * (embeddings.shape[1] * 2 + 8)
 
 
-def test_a_dated_search_reads_only_the_days_of_its_window_and_the_undated(embeddings, tmp_path):
+def test_a_dated_search_reads_only_the_partitions_of_its_window_and_the_undated(embeddings, tmp_path):
     day = 86_400.0
     n = len(embeddings)
     ids = np.arange(1, n + 1)
-    # Four groups: undated, and dated on days 100, 103 and 130 (noon).
+    # Four groups: undated, and dated on days 100, 103 and 130 (noon); partitions of one day.
     published = [None if i % 4 == 0 else (100, 103, 130)[i % 4 - 1] * day + day / 2 for i in range(n)]
-    index = VectorIndex(embeddings.shape[1])
+    index = VectorIndex(embeddings.shape[1], span=day)
     index.add(ids, embeddings, published)
     assert len(index) == n and index.partitions() == 4
 
-    def days_found(query: int, around, within, k: int = n):
+    def days_found(index, query: int, around, within, k: int = n):
         found, _ = index.search(embeddings[query], k, around=around, within=within)
         return {published[i - 1] // day if published[i - 1] else None for i in found.tolist()}
 
-    assert days_found(1, 100.5 * day, 2 * day) == {None, 100}
-    assert days_found(1, 101.5 * day, 2 * day) == {None, 100, 103}
-    assert days_found(1, 100.5 * day, None) == days_found(1, None, 7 * day) == {None, 100, 103, 130}
+    assert days_found(index, 1, 100.5 * day, 2 * day) == {None, 100}
+    assert days_found(index, 1, 101.5 * day, 2 * day) == {None, 100, 103}
+    assert days_found(index, 1, 100.5 * day, None) == days_found(index, 1, None, 7 * day) == {None, 100, 103, 130}
     # Within its partitions the search is exact and ordered: the k best of the window's vectors.
     window = [i for i in range(n) if published[i] is None or published[i] // day == 130]
     exact = embeddings[window] @ embeddings[3]
@@ -126,13 +126,19 @@ def test_a_dated_search_reads_only_the_days_of_its_window_and_the_undated(embedd
     assert found.tolist() == [window[j] + 1 for j in np.argsort(-exact)[:10]]
     assert np.all(np.diff(cosines) <= 1e-6)
     # Partitions survive a save and a load; a removal empties and drops a partition.
-    index.save(tmp_path / "v.npz")
-    loaded = VectorIndex.load(tmp_path / "v.npz", embeddings.shape[1])
+    index.save(tmp_path / "v.zip")
+    assert VectorIndex.load(tmp_path / "v.zip", embeddings.shape[1], span=7 * day) is None  # another layout
+    loaded = VectorIndex.load(tmp_path / "v.zip", embeddings.shape[1], span=day)
     assert loaded is not None and loaded.partitions() == 4
     assert loaded.search(embeddings[3], 10, around=130.2 * day, within=day)[0].tolist() == found.tolist()
     loaded.remove([i + 1 for i in range(n) if published[i] and published[i] // day == 103])
-    assert loaded.partitions() == 3 and days_found(1, None, None) == {None, 100, 103, 130}
+    assert loaded.partitions() == 3
     assert len(loaded) == n - sum(1 for t in published if t and t // day == 103)
+    # Week-wide partitions (the engine's, for its 7-day window): days 100 and 103 share one.
+    weekly = VectorIndex(embeddings.shape[1], span=7 * day)
+    weekly.add(ids, embeddings, published)
+    assert weekly.partitions() == 3
+    assert days_found(weekly, 1, 100.5 * day, day) == {None, 100, 103}
 
 
 def test_engine_rebuilds_an_index_of_the_old_layout_and_deletes_from_both(tmp_path, encoder):

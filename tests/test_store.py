@@ -90,7 +90,7 @@ def test_round_trip_through_a_reopened_engine(copy_of_built, encoder, built, row
 @pytest.mark.parametrize("damage", ["deleted", "garbage", "truncated", "empty"])
 def test_vector_index_is_rebuilt_when_missing_or_corrupt(copy_of_built, encoder, built, rows, damage):
     _, decisions, _ = built
-    path = copy_of_built.data_dir / "vectors.npz"
+    path = copy_of_built.data_dir / "vectors.zip"
     assert path.stat().st_size > len(rows) * 384 * 2  # fp16 codes
     if damage == "deleted":
         path.unlink()

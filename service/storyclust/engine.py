@@ -39,7 +39,7 @@ from .profile import Profile, build_profile
 from .scorer import PairScorer
 from .store import Candidate, Store
 from .term_stats import TermStats
-from .vector_index import VectorIndex
+from .vector_index import DAY, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +148,15 @@ class Engine:
     # --- derived indexes --------------------------------------------------------------------
     @property
     def vector_path(self):
-        return self.settings.data_dir / "vectors.npz"
+        return self.settings.data_dir / "vectors.zip"
 
     def _load_indexes(self) -> tuple[VectorIndex, LSHIndex]:
         """Catch FAISS up with the store (add missing, drop deleted); LSH is rebuilt whole."""
         dim, num_perm = self.encoder.dim, self.settings.num_perm
         # Versions before the index was partitioned by day saved one FAISS file; it is rebuilt.
         (self.settings.data_dir / "vectors.faiss").unlink(missing_ok=True)
-        vectors = VectorIndex.load(self.vector_path, dim) or VectorIndex(dim)
+        span = max(self.settings.time_window_days, 1.0) * DAY  # see vector_index: 3 partitions a search
+        vectors = VectorIndex.load(self.vector_path, dim, span) or VectorIndex(dim, span)
         lsh = LSHIndex(num_perm, self.settings.lsh_threshold)
         stored = self.store.rowids()
         indexed = vectors.ids()
@@ -378,7 +379,7 @@ class Engine:
                             {"content_hash": p.hash})
 
         ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours, around=p.published_ts,
-                                           within=self.settings.time_window_days * 86400)
+                                           within=self.settings.time_window_days * DAY)
         cosine_of = dict(zip(ids.tolist(), cosines.tolist()))
         # Copies beyond the neighbours (or the time window): MinHash band collisions, and texts
         # that open with the same words (excerpts, too short a share of the text for LSH).
@@ -515,4 +516,4 @@ class Engine:
     def _in_window(self, p: Prepared, c: Candidate) -> bool:
         """False when both are dated further apart than the time window."""
         return (p.published_ts is None or c.published_ts is None
-                or abs(p.published_ts - c.published_ts) <= self.settings.time_window_days * 86400)
+                or abs(p.published_ts - c.published_ts) <= self.settings.time_window_days * DAY)
