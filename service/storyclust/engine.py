@@ -284,7 +284,7 @@ class Engine:
     def _undo(self, added: list[tuple[int, Prepared]], removed: list) -> None:
         """Roll back the open transaction and what it did to the in-memory indexes."""
         self.store.rollback()
-        self.vectors.remove([rowid for rowid, _ in added])  # one pass over the index, not one per row
+        self.vectors.remove([rowid for rowid, _ in added], [p.published_ts for _, p in added])
         for rowid, p in added:
             self.lsh.remove(rowid)
             self.stats.remove(p.profile.all_terms())
@@ -350,7 +350,7 @@ class Engine:
             return False
         profile = self._profile_of(stored.rowid)
         self.store.delete(article_id)
-        self.vectors.remove([stored.rowid])
+        self.vectors.remove([stored.rowid], [stored.published_ts])
         self.lsh.remove(stored.rowid)
         self.stats.remove(profile.all_terms())
         self._known.pop(stored.rowid, None)

@@ -109,15 +109,18 @@ class VectorIndex:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate([faiss.vector_to_array(p.id_map).astype(np.int64) for p in self._parts.values()])
 
-    def remove(self, ids: list[int]) -> None:
-        """Remove ids from whichever partitions hold them (one pass over each partition's id
-        list: removals are rare, a delete or a replaced text)."""
+    def remove(self, ids: list[int], published_ts: Sequence[float | None] | None = None) -> None:
+        """Remove ids from the partitions that hold them: those of ``published_ts`` (the ids'
+        publication times, as added) when given, else every partition, each scanned once (a
+        start-up's reconciliation). A dry run removes its batch again after deciding it, so the
+        engine passes the times."""
         if not ids:
             return
         wanted = np.asarray(ids, dtype=np.int64)
-        for key in list(self._parts):
-            part = self._parts[key]
-            if np.isin(faiss.vector_to_array(part.id_map), wanted).any():
+        keys = list(self._parts) if published_ts is None else {self._key(t) for t in published_ts}
+        for key in keys:
+            part = self._parts.get(key)
+            if part is not None and np.isin(faiss.vector_to_array(part.id_map), wanted).any():
                 part.remove_ids(wanted)
                 if part.ntotal == 0:
                     del self._parts[key]
