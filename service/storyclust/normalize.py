@@ -12,6 +12,7 @@ import hashlib
 import html
 import unicodedata
 from functools import lru_cache
+from itertools import islice
 
 import regex
 
@@ -79,10 +80,10 @@ def lead_hash(text: str, words: int = LEAD_WORDS) -> str | None:
     it at any distance in time (then verified on the shingles as every copy suspect is). More
     words: fewer unrelated texts with one templated opening as suspects; fewer: shorter excerpts
     found (a text shorter than ``words`` has no lead hash: its copies are LSH's)."""
-    tokens = _WORD.findall(normalize(text))
+    tokens = [m.group() for m in islice(_WORD.finditer(normalize(text)), words)]  # not the whole body's
     if len(tokens) < words:
         return None
-    return hashlib.sha256(" ".join(tokens[:words]).encode("utf-8")).hexdigest()
+    return hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
 
 
 def words(text: str) -> list[str]:
