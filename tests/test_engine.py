@@ -303,12 +303,12 @@ def test_a_feed_dated_on_one_day_decides_as_an_undated_one(engine, ecb, settings
 
 def test_past_instalments_of_a_recurring_story_do_not_crowd_out_this_weeks_reports(ecb, settings, encoder):
     """ECB+ topic 27: Microsoft's emergency Internet Explorer patches of December 2008 and of
-    September 2013, eleven and seventeen reports told in the same words. Each 2013 report is
+    September 2013, seventeen and eleven reports told in the same words. Each 2013 report is
     closer to several 2008 reports than to other 2013 ones, so with one index over the whole
     store its nearest neighbours were 2008 reports that the time window then discarded: most
     2013 reports were compared with no other 2013 report and the eleven split into 7 stories (5
     neighbours; with 30 the same happens once a feed holds more than 30 past instalments).
-    Searching only the window's days, each is compared with the earlier 2013 reports."""
+    Searching only the partitions of the window, each is compared with the earlier 2013 reports."""
     from storyclust.engine import Engine
 
     past = [{**r, "published_at": "2008-12-17"} for r in ecb.values() if r["event_id"] == "27_ecb"]
