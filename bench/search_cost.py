@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from storyclust.config import Settings
-from storyclust.vector_index import DAY, VectorIndex
+from storyclust.vector_index import DAY, VectorIndex, span_for_window
 
 
 def unit_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,7 +61,7 @@ def main() -> None:
         vectors = unit_vectors(n, args.dim, rng)
         ids = np.arange(1, n + 1, dtype=np.int64)
         published = (today - np.arange(n)[::-1] // args.per_day * DAY).tolist()
-        partitioned = VectorIndex(args.dim, span=max(window, DAY))
+        partitioned = VectorIndex(args.dim, span=span_for_window(window))
         partitioned.add(ids, vectors, published)
         one = VectorIndex(args.dim)
         one.add(ids, vectors)

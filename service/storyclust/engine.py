@@ -39,7 +39,7 @@ from .profile import Profile, build_profile
 from .scorer import PairScorer
 from .store import Candidate, Store
 from .term_stats import TermStats
-from .vector_index import DAY, VectorIndex
+from .vector_index import DAY, VectorIndex, span_for_window
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Engine:
         dim, num_perm = self.encoder.dim, self.settings.num_perm
         # Versions before the index was partitioned by day saved one FAISS file; it is rebuilt.
         (self.settings.data_dir / "vectors.faiss").unlink(missing_ok=True)
-        span = max(self.settings.time_window_days, 1.0) * DAY  # see vector_index: 3 partitions a search
+        span = span_for_window(self.settings.time_window_days * DAY)
         vectors = VectorIndex.load(self.vector_path, dim, span) or VectorIndex(dim, span)
         lsh = LSHIndex(num_perm, self.settings.lsh_threshold)
         stored = self.store.rowids()

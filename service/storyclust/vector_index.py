@@ -51,6 +51,11 @@ UNDATED = "undated"  # the saved name of the partition of articles without a pub
 _LAYOUT = "layout.json"  # the saved span
 
 
+def span_for_window(window: float) -> float:
+    """The partition width for a time window of ``window`` seconds: the window, at least a day."""
+    return max(window, DAY)
+
+
 class VectorIndex:
     """Exact cosine search over unit vectors, one FAISS index per ``span`` of publication time.
 
