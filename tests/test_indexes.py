@@ -16,7 +16,7 @@ from storyclust.article import parse_article
 from storyclust.config import Settings
 from storyclust.engine import Engine, embed_text
 from storyclust.lsh_index import LSHIndex
-from storyclust.vector_index import VectorIndex
+from storyclust.vector_index import VectorIndex, span_for_window
 
 ROWS = load_dataset("ecbplus-dev")
 SETTINGS = Settings()
@@ -139,6 +139,25 @@ def test_a_dated_search_reads_only_the_partitions_of_its_window_and_the_undated(
     weekly.add(ids, embeddings, published)
     assert weekly.partitions() == 3
     assert days_found(weekly, 1, 100.5 * day, day) == {None, 100, 103}
+
+
+def test_a_dated_search_never_misses_an_article_of_its_window(embeddings):
+    """Times spread over ten weeks either side of the epoch (negative partition keys too), queries
+    anywhere, the engine's rule (7-day window, partitions one window wide): every stored article
+    within the window, and every undated one, comes back; nothing from outside the partitions
+    that overlap the window does."""
+    day, window = 86_400.0, 7 * 86_400.0
+    rng = np.random.default_rng(7)
+    n = len(embeddings)
+    published = [None if i % 5 == 0 else float(rng.uniform(-35, 35)) * day for i in range(n)]
+    index = VectorIndex(embeddings.shape[1], span=span_for_window(window))
+    index.add(np.arange(n), embeddings, published)
+    for around in rng.uniform(-40, 40, size=25) * day:
+        found = set(index.search(embeddings[0], n, around=float(around), within=window)[0].tolist())
+        inside = {i for i, t in enumerate(published) if t is None or abs(t - around) <= window}
+        reachable = {i for i, t in enumerate(published)
+                     if t is None or around - window - index.span <= t <= around + window + index.span}
+        assert inside <= found <= reachable
 
 
 def test_engine_rebuilds_an_index_of_the_old_layout_and_deletes_from_both(tmp_path, encoder):
