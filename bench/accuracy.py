@@ -85,13 +85,20 @@ def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: i
                    date: str | None = None, year: str | None = None, footer_share: float = 0.0) -> tuple[dict, float]:
     """B3 and friends of one online pass over the whole set, each article decided by the scorer
     of its fold; and the seconds the pass took."""
+    fold, scorers = fold_scorers(name, sets, tables, folds)
+    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share)
+
+
+def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int) -> tuple[list[int], dict]:
+    """The fold of each article of ``name`` (by topic), and per fold a scorer trained on the
+    other sets and the other folds of this one."""
     docs = sets[name]
     fold = [fold_of(d.topic, folds) for d in docs]
     scorers = {}
     for k in sorted(set(fold)):
         rest = [d for d, f in zip(docs, fold) if f != k]
         scorers[k] = fit([tables[n] for n in sets if n != name] + [pair_table(rest)], version=f"oof-{name}-{k}")
-    return one_pass(docs, fold, scorers, encoder, date, year, footer_share)
+    return fold, scorers
 
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,

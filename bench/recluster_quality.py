@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/recluster_quality.py [--sets ecbplus-dev allsides-train clustmcms-dev]
                                                 [--workdir /tmp/storyclust-recluster-quality] [--fresh]
-                                                [--held-out-scorer]
+                                                [--held-out-scorer | --out-of-fold]
 
 For each set: the real Engine ingests every article the service accepts (AllSides' title-only
 rows are rejected as CONTRACT requires, see ``training.corpus.load_set``) online, in file order,
@@ -17,8 +17,11 @@ pass and the job use a scorer that has seen these articles, and neither absolute
 accuracy claim (README's out-of-fold table is). What this bench measures is the comparison:
 the job must not do worse than the online pass with the same scorer, and must keep ids.
 ``--held-out-scorer`` removes the caveat: each set is then ingested and re-clustered with a
-scorer trained on the other dev sets only (the job runs over a whole store with one model, so
-the folds of the accuracy bench cannot apply; leaving the whole set out is stricter).
+scorer trained on the other dev sets only (leaving the whole set out: stricter than the
+accuracy table, whose scorers saw the other topics of the set). ``--out-of-fold`` measures as
+that table does: the online pass decides each article with the scorer of its fold (5 folds by
+topic, ``accuracy.fold_scorers``), and the job scores each candidate pair with the fold scorer of
+the pair's first article, which never saw that article's topic nor the pair.
 
 Moves are judged against gold: a moved article "gains" when its own B-cubed F1 is higher after
 the job than before (the per-article terms that B-cubed averages), and "loses" when lower.
@@ -40,10 +43,14 @@ from storyclust.article import parse_article  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
 from storyclust.engine import Engine, embed_text  # noqa: E402
 from storyclust.evaluation import score  # noqa: E402
+from storyclust import recluster  # noqa: E402
 from storyclust.recluster import run_recluster  # noqa: E402
 from storyclust.scorer import PairScorer  # noqa: E402
 from training.corpus import DEV_SETS, cached_encoder, load_set, prepare_set  # noqa: E402
 from training.train_scorer import fit, pair_table  # noqa: E402
+
+import numpy as np  # noqa: E402
+from accuracy import fold_scorers  # noqa: E402
 
 SETS = ("ecbplus-dev", "allsides-train", "clustmcms-dev")
 BATCH = 64
@@ -54,16 +61,55 @@ def held_out_scorer(name: str, encoder) -> PairScorer:
     return fit([pair_table(prepare_set(n, encoder)) for n in DEV_SETS if n != name], version=f"without-{name}")
 
 
-def online_pass(rows: list[dict], data_dir: Path, encoder, scorer: PairScorer | None = None) -> float:
-    """Ingest in file order, as ``storyclust cluster`` would; seconds taken."""
+class Folds:
+    """Out-of-fold scorers of one set: the fold of each article id, a scorer per fold."""
+
+    def __init__(self, name: str, encoder) -> None:
+        sets = {n: prepare_set(n, encoder) for n in DEV_SETS}
+        fold, self.scorers = fold_scorers(name, sets, {n: pair_table(d) for n, d in sets.items()}, folds=5)
+        self.of_id = {d.article.id: k for d, k in zip(sets[name], fold)}
+        self.version = f"oof-{name}"
+
+
+class FoldEdgeScorer(recluster._EdgeScorer):
+    """The job's pair scorer, each pair scored by the fold scorer of its first article."""
+
+    folds: Folds
+
+    def __init__(self, engine, snap, nodes, config) -> None:
+        super().__init__(engine, snap, nodes, config)
+        id_of = dict(engine.store.reader().execute("SELECT rowid, id FROM articles"))
+        self.node_fold = np.array([self.folds.of_id[id_of[int(r)]] for r in snap.rowid[snap.node_row]])
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        scores = np.zeros(len(a))
+        for k, scorer in self.folds.scorers.items():
+            mine = self.node_fold[a] == k
+            if mine.any():
+                self.scorer = scorer
+                scores[mine] = super().__call__(a[mine], b[mine], cos[mine])
+        return scores
+
+
+def online_pass(rows: list[dict], data_dir: Path, encoder, scorer: PairScorer | None = None,
+                folds: Folds | None = None) -> float:
+    """Ingest in file order, as ``storyclust cluster`` would (with ``folds``, each article decided
+    by its fold's scorer); seconds taken."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
     started = time.perf_counter()
     engine = Engine(Settings(data_dir=data_dir), encoder=encoder)
     if scorer is not None:
         engine.scorer = scorer
-    for start in range(0, len(rows), BATCH):
-        engine.ingest([parse_article(r) for r in rows[start:start + BATCH]])
+    start = 0
+    while start < len(rows):
+        end = min(start + BATCH, len(rows))
+        if folds is not None:  # a batch of one fold
+            k = folds.of_id[rows[start]["id"]]
+            end = next((i for i in range(start, end) if folds.of_id[rows[i]["id"]] != k), end)
+            engine.scorer = folds.scorers[k]
+        engine.ingest([parse_article(r) for r in rows[start:end]])
+        start = end
     engine.save_indexes()
     engine.store.close()
     return time.perf_counter() - started
@@ -99,15 +145,16 @@ def judge_moves(gold: dict[str, str], before: dict[str, str], after: dict[str, s
     return {"moved": len(moved), "gains": gains, "losses": losses, "same": len(moved) - gains - losses}
 
 
-def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer | None = None) -> dict:
+def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer | None = None,
+            folds: Folds | None = None) -> dict:
     rows = load_set(name, DEV_SETS.get(name))
     gold = {r["id"]: str(r["event_id"]) for r in rows}
-    suffix = f"-{scorer.version}" if scorer is not None else ""
+    suffix = f"-{(scorer or folds).version}" if scorer is not None or folds is not None else ""
     online_dir = workdir / f"online-{name}{suffix}"
     marker = online_dir / "online.json"
     online_s = None
     if fresh or not marker.exists() or json.loads(marker.read_text()).get("articles") != len(rows):
-        online_s = online_pass(rows, online_dir, encoder, scorer)
+        online_s = online_pass(rows, online_dir, encoder, scorer, folds)
         marker.write_text(json.dumps({"articles": len(rows), "online_s": round(online_s, 1)}))
     run_dir = workdir / f"run-{name}{suffix}"
     if run_dir.exists():
@@ -118,7 +165,14 @@ def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer |
         engine.scorer = scorer
     before = {row[0]: row[1] for row in engine.store.assignments()}
     started = time.perf_counter()
-    report = run_recluster(engine)
+    if folds is not None:
+        FoldEdgeScorer.folds = folds
+        shipped, recluster._EdgeScorer = recluster._EdgeScorer, FoldEdgeScorer
+    try:
+        report = run_recluster(engine)
+    finally:
+        if folds is not None:
+            recluster._EdgeScorer = shipped
     job_s = time.perf_counter() - started
     after = {line["id"]: line["cluster_id"] for line in report.lines}
     engine.store.close()
@@ -138,14 +192,19 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="redo the online pass")
     parser.add_argument("--held-out-scorer", action="store_true",
                         help="ingest and re-cluster each set with a scorer trained on the other dev sets only")
+    parser.add_argument("--out-of-fold", action="store_true",
+                        help="as the accuracy table: each article and each pair scored by a scorer of its fold")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     encoder = cached_encoder()
     for name in args.sets:
         rows = load_set(name, DEV_SETS.get(name))
         encoder.preload([embed_text(parse_article(r), Settings().max_seq_length) for r in rows], name)
+    if args.held_out_scorer and args.out_of_fold:
+        parser.error("--held-out-scorer and --out-of-fold are two different measurements: choose one")
     results = [run_set(name, args.workdir, args.fresh, encoder,
-                       held_out_scorer(name, encoder) if args.held_out_scorer else None) for name in args.sets]
+                       held_out_scorer(name, encoder) if args.held_out_scorer else None,
+                       Folds(name, encoder) if args.out_of_fold else None) for name in args.sets]
     for r in results:
         print(json.dumps(r), file=sys.stderr)
     print("| set | online B3 P / R / F1 | recluster B3 P / R / F1 | stories online -> job | "
