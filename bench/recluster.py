@@ -366,7 +366,7 @@ def measure_memory(data_dir: Path, part: str) -> float:
     from storyclust.lsh_index import LSHIndex
     from storyclust.store import Store
     from storyclust.term_stats import TermStats
-    from storyclust.vector_index import DAY, VectorIndex, span_for_window
+    from storyclust.vector_index import VectorIndex, span_for_window
 
     settings = Settings(data_dir=data_dir)
     encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads)
@@ -378,7 +378,7 @@ def measure_memory(data_dir: Path, part: str) -> float:
     elif part == "term_stats":
         kept = TermStats(*store.term_df())
     else:
-        kept = (VectorIndex(encoder.dim, span_for_window(settings.time_window_days * DAY)) if part == "faiss"
+        kept = (VectorIndex(encoder.dim, span_for_window(settings.time_window_seconds)) if part == "faiss"
                 else LSHIndex(settings.num_perm, settings.lsh_threshold))
         for ids, embeddings, signatures, published in store.iter_vectors(encoder.dim, settings.num_perm):
             if part == "faiss":

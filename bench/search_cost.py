@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=3000, help="articles published a day")
     args = parser.parse_args()
     settings = Settings()
-    k, window = settings.neighbours, settings.time_window_days * DAY
+    k, window = settings.neighbours, settings.time_window_seconds
     rng = np.random.default_rng(0)
     queries = unit_vectors(args.queries, args.dim, rng)
     today = 20_000 * DAY + DAY / 2

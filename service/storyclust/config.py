@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="When set, write and admin endpoints need header X-API-Key.")
     read_api_key: str | None = Field(None, description="When set, read endpoints need header X-API-Key (this key or api_key).")
 
+    @property
+    def time_window_seconds(self) -> float:
+        """``time_window_days`` in seconds, the unit of publication times."""
+        return self.time_window_days * 86_400.0
+
 
 def get_settings(**overrides) -> Settings:
     """Settings from the environment, with explicit overrides (CLI flags) on top."""

@@ -39,7 +39,7 @@ from .profile import Profile, build_profile
 from .scorer import PairScorer
 from .store import Candidate, Store
 from .term_stats import TermStats
-from .vector_index import DAY, VectorIndex, span_for_window
+from .vector_index import VectorIndex, span_for_window
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,9 @@ class Engine:
     def _load_indexes(self) -> tuple[VectorIndex, LSHIndex]:
         """Catch FAISS up with the store (add missing, drop deleted); LSH is rebuilt whole."""
         dim, num_perm = self.encoder.dim, self.settings.num_perm
-        # Versions before the index was partitioned by day saved one FAISS file; it is rebuilt.
+        # Versions before the index was partitioned by publication time saved one FAISS file; it is rebuilt.
         (self.settings.data_dir / "vectors.faiss").unlink(missing_ok=True)
-        span = span_for_window(self.settings.time_window_days * DAY)
+        span = span_for_window(self.settings.time_window_seconds)
         vectors = VectorIndex.load(self.vector_path, dim, span) or VectorIndex(dim, span)
         lsh = LSHIndex(num_perm, self.settings.lsh_threshold)
         stored = self.store.rowids()
@@ -379,7 +379,7 @@ class Engine:
                             {"content_hash": p.hash})
 
         ids, cosines = self.vectors.search(p.embedding, self.settings.neighbours, around=p.published_ts,
-                                           within=self.settings.time_window_days * DAY)
+                                           within=self.settings.time_window_seconds)
         cosine_of = dict(zip(ids.tolist(), cosines.tolist()))
         # Copies beyond the neighbours (or the time window): MinHash band collisions, and texts
         # that open with the same words (excerpts, too short a share of the text for LSH).
@@ -516,4 +516,4 @@ class Engine:
     def _in_window(self, p: Prepared, c: Candidate) -> bool:
         """False when both are dated further apart than the time window."""
         return (p.published_ts is None or c.published_ts is None
-                or abs(p.published_ts - c.published_ts) <= self.settings.time_window_days * DAY)
+                or abs(p.published_ts - c.published_ts) <= self.settings.time_window_seconds)

@@ -1076,7 +1076,7 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
             clock = now
 
         settings = engine.settings
-        window = settings.time_window_days * 86400.0
+        window = settings.time_window_seconds
         snap = _take_snapshot(engine, since_ts, until_ts)
         lap("snapshot")
         a, b, cos, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
