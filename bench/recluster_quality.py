@@ -62,11 +62,11 @@ def held_out_scorer(name: str, encoder) -> PairScorer:
 
 
 class Folds:
-    """Out-of-fold scorers of one set: the fold of each article id, a scorer per fold."""
+    """Out-of-fold scorers of one set: the fold of each article id, a scorer per fold.
+    ``sets`` and ``tables``: every dev set's docs and pair table, prepared once for all sets."""
 
-    def __init__(self, name: str, encoder) -> None:
-        sets = {n: prepare_set(n, encoder) for n in DEV_SETS}
-        fold, self.scorers = fold_scorers(name, sets, {n: pair_table(d) for n, d in sets.items()}, folds=5)
+    def __init__(self, name: str, sets: dict, tables: dict) -> None:
+        fold, self.scorers = fold_scorers(name, sets, tables, folds=5)
         self.of_id = {d.article.id: k for d, k in zip(sets[name], fold)}
         self.version = f"oof-{name}"
 
@@ -202,9 +202,12 @@ def main() -> int:
         encoder.preload([embed_text(parse_article(r), Settings().max_seq_length) for r in rows], name)
     if args.held_out_scorer and args.out_of_fold:
         parser.error("--held-out-scorer and --out-of-fold are two different measurements: choose one")
+    if args.out_of_fold:
+        dev = {n: prepare_set(n, encoder) for n in DEV_SETS}
+        tables = {n: pair_table(docs) for n, docs in dev.items()}
     results = [run_set(name, args.workdir, args.fresh, encoder,
                        held_out_scorer(name, encoder) if args.held_out_scorer else None,
-                       Folds(name, encoder) if args.out_of_fold else None) for name in args.sets]
+                       Folds(name, dev, tables) if args.out_of_fold else None) for name in args.sets]
     for r in results:
         print(json.dumps(r), file=sys.stderr)
     print("| set | online B3 P / R / F1 | recluster B3 P / R / F1 | stories online -> job | "
