@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, load_dataset
 
+from storyclust.evaluation import score
 from storyclust.normalize import clean
 from storyclust.store import Store
 
@@ -201,14 +202,55 @@ def test_kill_part_way_loses_nothing_reported_and_rerun_completes(tmp_path):
     rerun = storyclust("cluster", source, "--output", out, "--data-dir", data_dir, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr.decode()
     final = read_lines(out)
-    check_lines(final, [r["id"] for r in rows])
-    assert final[: len(reported)] == reported
+    check_lines(final, [r["id"] for r in rows])  # the reported articles too, once each: none lost
+    assert not out.with_name(out.name + ".partial").exists()
     store = Store(data_dir)
     try:
         assert store.count() == len({r["id"] for r in rows})
         assert {a[0]: a[1] for a in store.assignments()} == {line["id"]: line["cluster_id"] for line in final}
     finally:
         store.close()
+
+
+# --- cluster: the repair at the end ----------------------------------------------------------------
+def test_cluster_answers_after_the_repair_and_online_as_the_api(tmp_path, monkeypatch, encoder):
+    """`cluster` ends with the nightly job over the run's articles and answers the stories it
+    leaves; `--online` answers each article as decided on arrival, as the API does. Clust-McMs
+    English (its bucket of unrelated articles as singletons): reports of one event that arrived
+    apart stay apart online, and the repair joins some of them. In process, on the session's
+    model (the subprocess tests above cover the command itself)."""
+    from storyclust import cli
+    from storyclust.engine import Engine
+
+    rows = load_dataset("clustmcms-dev", lang="en")
+    gold = {r["id"]: f"noise:{r['id']}" if r["event_id"] == "dev:166" else r["event_id"] for r in rows}
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ids = [r["id"] for r in rows]
+    monkeypatch.setattr(cli, "_engine", lambda settings: Engine(settings, encoder=encoder))
+    answers = {}
+    for mode in ("online", "repaired"):
+        out, data_dir = tmp_path / f"{mode}.jsonl", tmp_path / mode
+        assert cli.main(["cluster", str(source), "--output", str(out), "--data-dir", str(data_dir)]
+                        + (["--online"] if mode == "online" else [])) == 0
+        answers[mode] = read_lines(out)
+        check_lines(answers[mode], ids)
+        assert not out.with_name(out.name + ".partial").exists()
+        store = Store(data_dir)
+        try:  # the answers are what is stored
+            assert {a[0]: a[1] for a in store.assignments()} == {line["id"]: line["cluster_id"] for line in answers[mode]}
+        finally:
+            store.close()
+
+    def b3(lines: list[dict]) -> float:
+        return score([gold[line["id"]] for line in lines], [line["cluster_id"] for line in lines])["b3_f1"]
+
+    online, repaired = answers["online"], answers["repaired"]
+    assert b3(repaired) > b3(online)
+    joined = [a for a, b in zip(online, repaired) if a["relation"] == "new_story" and b["relation"] == "same_story"]
+    assert len(joined) >= 3
+    for line in repaired:  # every story still opens with one new_story
+        assert sum(other["relation"] == "new_story" for other in repaired if other["cluster_id"] == line["cluster_id"]) == 1
 
 
 # --- eval -----------------------------------------------------------------------------------

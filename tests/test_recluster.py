@@ -243,6 +243,28 @@ def test_scope_leaves_other_articles_alone(engine):
         run_recluster(engine, since="last tuesday")
 
 
+def test_repair_re_clusters_the_span_of_the_given_articles(engine):
+    """What `storyclust cluster` runs at its end: the job from the earliest to the latest of the
+    run's articles, both included. AllSides is undated: a third is dated 2019, the rest 1, 3 or
+    20 June 2020; a run holding one article of 1 June and one of 3 June re-clusters all of 1-3
+    June, neither 2019 nor 20 June."""
+    db = engine.store.db
+    rowids = [r[0] for r in db.execute("SELECT rowid FROM articles ORDER BY rowid")]
+    days = [recluster.parse_bound(d) for d in ("2019-06-01", "2020-06-01", "2020-06-03", "2020-06-20")]
+    db.executemany("UPDATE articles SET published_ts=? WHERE rowid=?",
+                   [(days[0] if i < len(rowids) // 3 else days[1 + i % 3], r) for i, r in enumerate(rowids)])
+    ts = dict(db.execute("SELECT id, published_ts FROM articles"))
+    run = [next(i for i, t in ts.items() if t == days[1]), next(i for i, t in ts.items() if t == days[2])]
+    before = clusters(engine)
+    report = recluster.repair_articles(engine, run + ["never-stored"])
+    assert {line["id"] for line in report.lines} == {i for i, t in ts.items() if days[1] <= t <= days[2]}
+    after = clusters(engine)
+    for article_id, t in ts.items():
+        if t in (days[0], days[3]):
+            assert after[article_id] == report.aliases().get(before[article_id], before[article_id])
+    assert recluster.repair_articles(engine, ["never-stored"]) is None
+
+
 def test_vectorised_features_equal_the_online_ones(engine):
     db = engine.store.reader()
     rows = db.execute("SELECT profile, published_ts, embedding FROM articles ORDER BY rowid").fetchall()

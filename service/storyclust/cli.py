@@ -1,6 +1,6 @@
 """``storyclust`` command line: a thin layer over the engine (see CONTRACT.md).
 
-    storyclust cluster INPUT.jsonl [--output OUT.jsonl] [--data-dir DIR]
+    storyclust cluster INPUT.jsonl [--output OUT.jsonl] [--data-dir DIR] [--online]
     storyclust recluster [--since DATE] [--until DATE] [--data-dir DIR] [--output OUT.jsonl] [--report R.json]
     storyclust eval GOLD.jsonl PRED.jsonl
     storyclust serve [--host H] [--port P] [--data-dir DIR]
@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -73,8 +74,17 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     previous_interval = sys.getswitchinterval()  # process-wide: restored when the job ends
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    # The online lines are written as each article is decided: to --output itself, so a killed
+    # run leaves every line it committed; on standard output only when they are final (--online),
+    # else spooled until the repair has rewritten them.
+    if args.output:
+        out = open(args.output, "w", encoding="utf-8")
+    elif args.online:
+        out = sys.stdout
+    else:
+        out = tempfile.TemporaryFile("w+", encoding="utf-8")
     failed = 0
+    ids: list[str] = []
     path = Path(args.input)
     # The model encodes the next chunks in its worker threads while this thread decides and
     # stores an earlier one: the model runs in native code without the GIL, so the engine's
@@ -93,6 +103,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 articles, vectors = pending.popleft()
                 for decision in engine.ingest(articles, embeddings=vectors.result()):
                     out.write(json.dumps(decision.line(), ensure_ascii=False) + "\n")
+                    ids.append(decision.id)
                 out.flush()
 
             def flush() -> None:
@@ -122,11 +133,54 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             vectors.cancel()
         sys.setswitchinterval(previous_interval)
         engine.save_indexes()
-        if out is not sys.stdout:
+        if args.output:
+            out.close()
+    if not args.online:
+        repaired = _repair(engine, ids)
+        if args.output:
+            with open(args.output, encoding="utf-8") as online:
+                _rewrite_atomically(Path(args.output), (repaired.get(line_id(line), line) for line in online))
+        else:
+            out.seek(0)
+            for line in out:
+                sys.stdout.write(repaired.get(line_id(line), line))
             out.close()
     if failed:
         print(f"{failed} malformed line(s) skipped", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _repair(engine, ids: list[str]) -> dict[str, str]:
+    """The nightly job over this run's articles (``recluster.repair_articles``): their output
+    lines as it left them, by article id. A job that cannot run (another committed meanwhile)
+    leaves the online answers, which stay valid: it is reported, not fatal."""
+    from .recluster import repair_articles
+
+    try:
+        report = repair_articles(engine, ids)
+    except RuntimeError as error:
+        print(f"storyclust cluster: repair skipped, the online answers stand: {error}", file=sys.stderr)
+        return {}
+    if report is None:
+        return {}
+    wanted = set(ids)
+    print(f"repair: {json.dumps(report.summary()['counts'])}", file=sys.stderr)
+    return {line["id"]: json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines if line["id"] in wanted}
+
+
+def line_id(line: str) -> str:
+    return json.loads(line)["id"]
+
+
+def _rewrite_atomically(path: Path, lines: Iterator[str]) -> None:
+    """Write ``lines`` to a sibling file and move it over ``path``: a reader (or a kill) sees the
+    old file whole or the new one whole."""
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -192,9 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storyclust", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("cluster", help="ingest articles online, in file order")
+    p = sub.add_parser("cluster", help="ingest articles online, in file order, then repair their stories")
     p.add_argument("input")
     p.add_argument("--output")
+    p.add_argument("--online", action="store_true",
+                   help="answer each article as decided on arrival, as the API does: no repair at the end "
+                        "(the nightly job over the run's articles, which fixes stories that began in pieces)")
     p.add_argument("--data-dir", type=Path)
     p.set_defaults(func=cmd_cluster)
 

@@ -1061,8 +1061,33 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
     Out-of-scope articles keep their stories, except that a story merged away is renamed for
     all its articles. ``before_commit`` runs inside the write transaction just before it
     commits (tests use it to fail there)."""
+    return _run(engine, parse_bound(since), parse_bound(until, end=True), since, until, config, before_commit)
+
+
+def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None = None) -> ReclusterReport | None:
+    """The job over the time span of the stored articles ``ids`` (earliest to latest, placed as
+    in ``run_recluster``): what ``storyclust cluster`` runs at the end of its online pass, so
+    that a batch's answers get the hindsight the nightly job would give them. Other stored
+    articles of that span are re-clustered with them. None when none of ``ids`` is stored."""
+    ids = list(dict.fromkeys(ids))
+    bounds = [row for row in select_in(
+        engine.store.reader(),
+        "SELECT MIN(COALESCE(published_ts, ingested_at)), MAX(COALESCE(published_ts, ingested_at)) "
+        "FROM articles WHERE id IN ({})", ids) if row[0] is not None]
+    if not bounds:
+        return None
+    since_ts = min(b[0] for b in bounds)
+    until_ts = math.nextafter(max(b[1] for b in bounds), math.inf)  # the bound is exclusive
+    label = [dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in (since_ts, until_ts)]
+    return _run(engine, since_ts, until_ts, *label, config)
+
+
+def _run(engine, since_ts: float | None, until_ts: float | None, since: str | None, until: str | None,
+         config: ReclusterConfig | None = None,
+         before_commit: Callable[[], None] | None = None) -> ReclusterReport:
+    """The job over [since_ts, until_ts); ``since`` and ``until`` are those bounds as the caller
+    wrote them, for the report."""
     config = config or ReclusterConfig()
-    since_ts, until_ts = parse_bound(since), parse_bound(until, end=True)
     if not _JOB_LOCK.acquire(blocking=False):
         raise RuntimeError("a re-clustering is already running in this process")
     try:
