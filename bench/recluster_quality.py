@@ -30,6 +30,7 @@ the job than before (the per-article terms that B-cubed averages), and "loses" w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -43,14 +44,12 @@ from storyclust.article import parse_article  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
 from storyclust.engine import Engine, embed_text  # noqa: E402
 from storyclust.evaluation import score  # noqa: E402
-from storyclust import recluster  # noqa: E402
 from storyclust.recluster import run_recluster  # noqa: E402
 from storyclust.scorer import PairScorer  # noqa: E402
 from training.corpus import DEV_SETS, cached_encoder, load_set, prepare_set  # noqa: E402
 from training.train_scorer import fit, pair_table  # noqa: E402
 
-import numpy as np  # noqa: E402
-from accuracy import fold_scorers  # noqa: E402
+from accuracy import fold_scored_job, fold_scorers  # noqa: E402
 
 SETS = ("ecbplus-dev", "allsides-train", "clustmcms-dev")
 BATCH = 64
@@ -69,26 +68,6 @@ class Folds:
         fold, self.scorers = fold_scorers(name, sets, tables, folds=5)
         self.of_id = {d.article.id: k for d, k in zip(sets[name], fold)}
         self.version = f"oof-{name}"
-
-
-class FoldEdgeScorer(recluster._EdgeScorer):
-    """The job's pair scorer, each pair scored by the fold scorer of its first article."""
-
-    folds: Folds
-
-    def __init__(self, engine, snap, nodes, config) -> None:
-        super().__init__(engine, snap, nodes, config)
-        id_of = dict(engine.store.reader().execute("SELECT rowid, id FROM articles"))
-        self.node_fold = np.array([self.folds.of_id[id_of[int(r)]] for r in snap.rowid[snap.node_row]])
-
-    def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
-        scores = np.zeros(len(a))
-        for k, scorer in self.folds.scorers.items():
-            mine = self.node_fold[a] == k
-            if mine.any():
-                self.scorer = scorer
-                scores[mine] = super().__call__(a[mine], b[mine], cos[mine])
-        return scores
 
 
 def online_pass(rows: list[dict], data_dir: Path, encoder, scorer: PairScorer | None = None,
@@ -165,14 +144,8 @@ def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer |
         engine.scorer = scorer
     before = {row[0]: row[1] for row in engine.store.assignments()}
     started = time.perf_counter()
-    if folds is not None:
-        FoldEdgeScorer.folds = folds
-        shipped, recluster._EdgeScorer = recluster._EdgeScorer, FoldEdgeScorer
-    try:
+    with fold_scored_job(folds.of_id, folds.scorers) if folds is not None else contextlib.nullcontext():
         report = run_recluster(engine)
-    finally:
-        if folds is not None:
-            recluster._EdgeScorer = shipped
     job_s = time.perf_counter() - started
     after = {line["id"]: line["cluster_id"] for line in report.lines}
     engine.store.close()

@@ -3,7 +3,8 @@
     python bench/speed.py [--data FILE.jsonl] [--runs 3] [--limit N] [--keep]
 
 A = `storyclust cluster FILE --output ... --data-dir <fresh dir>` (the real product: validation,
-hashing, MinHash/LSH, profiles, pair scorer, SQLite with fsync, FAISS).
+hashing, MinHash/LSH, profiles, pair scorer, SQLite with fsync, FAISS, and the repair of the
+run's stories at its end).
 B = this file run with `--naive FILE`: the same model (storyclust.embedding.Encoder with the same
 settings; one plain model call per chunk unless STORYCLUST_ENCODE_WORKERS is set) encodes the
 same texts (storyclust.engine.embed_text of each valid article) in chunks of the same size, and
