@@ -243,21 +243,22 @@ def test_scope_leaves_other_articles_alone(engine):
         run_recluster(engine, since="last tuesday")
 
 
-def test_repair_re_clusters_the_span_of_the_given_articles(engine):
-    """What `storyclust cluster` runs at its end: the job from the earliest to the latest of the
-    run's articles, both included. AllSides is undated: a third is dated 2019, the rest 1, 3 or
-    20 June 2020; a run holding one article of 1 June and one of 3 June re-clusters all of 1-3
-    June, neither 2019 nor 20 June."""
+def test_repair_re_clusters_the_times_of_the_given_articles(engine):
+    """What `storyclust cluster` runs at its end: the job over the run's articles' times, from
+    the earliest to the latest of each group of times no more than the time window apart, both
+    ends included. AllSides is undated: a third is dated 2019, the rest 1, 3, 10 or 20 June 2020;
+    a run holding one article of 1, 3 and 20 June re-clusters all of 1-3 June and of 20 June,
+    neither 2019 nor 10 June (a week from both)."""
     db = engine.store.db
     rowids = [r[0] for r in db.execute("SELECT rowid FROM articles ORDER BY rowid")]
-    days = [recluster.parse_bound(d) for d in ("2019-06-01", "2020-06-01", "2020-06-03", "2020-06-20")]
+    days = [recluster.parse_bound(d) for d in ("2019-06-01", "2020-06-01", "2020-06-03", "2020-06-10", "2020-06-20")]
     db.executemany("UPDATE articles SET published_ts=? WHERE rowid=?",
-                   [(days[0] if i < len(rowids) // 3 else days[1 + i % 3], r) for i, r in enumerate(rowids)])
+                   [(days[0] if i < len(rowids) // 3 else days[1 + i % 4], r) for i, r in enumerate(rowids)])
     ts = dict(db.execute("SELECT id, published_ts FROM articles"))
-    run = [next(i for i, t in ts.items() if t == days[1]), next(i for i, t in ts.items() if t == days[2])]
+    run = [next(i for i, t in ts.items() if t == day) for day in (days[1], days[2], days[4])]
     before = clusters(engine)
     report = recluster.repair_articles(engine, run + ["never-stored"])
-    assert {line["id"] for line in report.lines} == {i for i, t in ts.items() if days[1] <= t <= days[2]}
+    assert {line["id"] for line in report.lines} == {i for i, t in ts.items() if t in (days[1], days[2], days[4])}
     after = clusters(engine)
     for article_id, t in ts.items():
         if t in (days[0], days[3]):

@@ -164,7 +164,7 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
     if report is None:
         return {}
     wanted = set(ids)
-    print(f"repair: {json.dumps(report.summary()['counts'])}", file=sys.stderr)
+    print(f"repair: {json.dumps(report.summary()['counts'])} in {sum(report.timings.values()):.1f} s", file=sys.stderr)
     return {line["id"]: json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines if line["id"] in wanted}
 
 

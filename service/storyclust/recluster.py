@@ -206,23 +206,31 @@ class _Snapshot:
         return int(np.count_nonzero(~np.isnan(self.ts)))
 
 
-def _scope_sql(since: float | None, until: float | None) -> tuple[str, list]:
-    """Articles are placed in time by publication, or by arrival when undated."""
-    where, args = [], []
-    if since is not None:
-        where.append("COALESCE(published_ts, ingested_at) >= ?")
-        args.append(since)
-    if until is not None:
-        where.append("COALESCE(published_ts, ingested_at) < ?")
-        args.append(until)
-    return (" AND ".join(where) or "1=1"), args
+Spans = list[tuple[float | None, float | None]]  # [since, until) timestamps; None: unbounded
+EVERYTHING: Spans = [(None, None)]
 
 
-def _take_snapshot(engine, since: float | None, until: float | None) -> _Snapshot:
+def _scope_sql(spans: Spans) -> tuple[str, list]:
+    """Articles in any of the spans. Articles are placed in time by publication, or by arrival
+    when undated."""
+    parts, args = [], []
+    for since, until in spans:
+        where = []
+        if since is not None:
+            where.append("COALESCE(published_ts, ingested_at) >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("COALESCE(published_ts, ingested_at) < ?")
+            args.append(until)
+        parts.append(" AND ".join(where) or "1=1")
+    return "(" + " OR ".join(f"({part})" for part in parts) + ")", args
+
+
+def _take_snapshot(engine, spans: Spans) -> _Snapshot:
     """Read everything the computation needs in one read transaction: a consistent state while
     the writer keeps committing (WAL readers see the database as of their first read)."""
     dim, num_perm = engine.encoder.dim, engine.settings.num_perm
-    scope, args = _scope_sql(since, until)
+    scope, args = _scope_sql(spans)
     db = engine.store.reader()
     db.execute("BEGIN")
     try:
@@ -263,7 +271,7 @@ def _take_snapshot(engine, since: float | None, until: float | None) -> _Snapsho
         old = np.fromiter((code.setdefault(c, len(code)) for c in clusters), dtype=np.int64, count=len(clusters))
         old_ids = list(code)
         fixed = np.zeros(len(old_ids), dtype=np.int64)
-        if since is not None or until is not None:
+        if spans != EVERYTHING:
             for cluster_id, n in select_in(db, f"SELECT cluster_id, COUNT(*) FROM articles WHERE cluster_id IN ({{}}) "
                                                 f"AND rowid <= {max_rowid} AND NOT ({scope}) GROUP BY cluster_id",
                                             old_ids, args):
@@ -1061,32 +1069,41 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
     Out-of-scope articles keep their stories, except that a story merged away is renamed for
     all its articles. ``before_commit`` runs inside the write transaction just before it
     commits (tests use it to fail there)."""
-    return _run(engine, parse_bound(since), parse_bound(until, end=True), since, until, config, before_commit)
+    since_ts, until_ts = parse_bound(since), parse_bound(until, end=True)
+    spans = EVERYTHING if since_ts is None and until_ts is None else [(since_ts, until_ts)]
+    return _run(engine, spans, since, until, config, before_commit)
 
 
 def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None = None) -> ReclusterReport | None:
-    """The job over the time span of the stored articles ``ids`` (earliest to latest, placed as
-    in ``run_recluster``): what ``storyclust cluster`` runs at the end of its online pass, so
-    that a batch's answers get the hindsight the nightly job would give them. Other stored
-    articles of that span are re-clustered with them. None when none of ``ids`` is stored."""
+    """The job over the times of the stored articles ``ids`` (placed as in ``run_recluster``):
+    what ``storyclust cluster`` runs at the end of its online pass, so that a batch's answers
+    get the hindsight the nightly job would give them. Other stored articles of those times are
+    re-clustered with them. The times are cut into spans where two consecutive ones are more
+    than the time window apart (dated reports that far apart are never one story), so a run
+    holding one article of years ago does not re-cluster every year between. None when none of
+    ``ids`` is stored."""
     ids = list(dict.fromkeys(ids))
-    bounds = [row for row in select_in(
-        engine.store.reader(),
-        "SELECT MIN(COALESCE(published_ts, ingested_at)), MAX(COALESCE(published_ts, ingested_at)) "
-        "FROM articles WHERE id IN ({})", ids) if row[0] is not None]
-    if not bounds:
+    times = sorted(row[0] for row in select_in(
+        engine.store.reader(), "SELECT COALESCE(published_ts, ingested_at) FROM articles WHERE id IN ({})", ids))
+    if not times:
         return None
-    since_ts = min(b[0] for b in bounds)
-    until_ts = math.nextafter(max(b[1] for b in bounds), math.inf)  # the bound is exclusive
-    label = [dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in (since_ts, until_ts)]
-    return _run(engine, since_ts, until_ts, *label, config)
+    window = engine.settings.time_window_seconds
+    spans: Spans = []
+    start = previous = times[0]
+    for t in times[1:]:
+        if t - previous > window:
+            spans.append((start, math.nextafter(previous, math.inf)))  # until is exclusive
+            start = t
+        previous = t
+    spans.append((start, math.nextafter(previous, math.inf)))
+    since, until = (dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in (spans[0][0], spans[-1][1]))
+    return _run(engine, spans, since, until, config)
 
 
-def _run(engine, since_ts: float | None, until_ts: float | None, since: str | None, until: str | None,
-         config: ReclusterConfig | None = None,
+def _run(engine, spans: Spans, since: str | None, until: str | None, config: ReclusterConfig | None = None,
          before_commit: Callable[[], None] | None = None) -> ReclusterReport:
-    """The job over [since_ts, until_ts); ``since`` and ``until`` are those bounds as the caller
-    wrote them, for the report."""
+    """The job over the articles of ``spans``; ``since`` and ``until`` are the bounds as the
+    caller wrote them, for the report."""
     config = config or ReclusterConfig()
     if not _JOB_LOCK.acquire(blocking=False):
         raise RuntimeError("a re-clustering is already running in this process")
@@ -1102,7 +1119,7 @@ def _run(engine, since_ts: float | None, until_ts: float | None, since: str | No
 
         settings = engine.settings
         window = settings.time_window_seconds
-        snap = _take_snapshot(engine, since_ts, until_ts)
+        snap = _take_snapshot(engine, spans)
         lap("snapshot")
         a, b, cos, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
         lap("candidates")
@@ -1118,7 +1135,7 @@ def _run(engine, since_ts: float | None, until_ts: float | None, since: str | No
         lap("plan")
         final, reconciled = _write(engine, snap, plan, before_commit)
         lap("write")
-        lines = _lines(engine, since_ts, until_ts, snap.max_rowid)
+        lines = _lines(engine, spans, snap.max_rowid)
         lap("lines")
         report = _report(snap, plan, final, lines, graph, reconciled, since, until)
         report.timings = timings
@@ -1128,9 +1145,9 @@ def _run(engine, since_ts: float | None, until_ts: float | None, since: str | No
         _JOB_LOCK.release()
 
 
-def _lines(engine, since: float | None, until: float | None, max_rowid: int) -> list[dict]:
+def _lines(engine, spans: Spans, max_rowid: int) -> list[dict]:
     """The committed assignment of every article of the snapshot's scope."""
-    scope, args = _scope_sql(since, until)
+    scope, args = _scope_sql(spans)
     rows = engine.store.reader().execute(
         f"SELECT id, cluster_id, relation, duplicate_of, score FROM articles WHERE rowid <= ? AND {scope} ORDER BY rowid",
         [max_rowid] + args)
