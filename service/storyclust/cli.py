@@ -139,11 +139,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         repaired = _repair(engine, ids)
         if args.output:
             with open(args.output, encoding="utf-8") as online:
-                _rewrite_atomically(Path(args.output), (repaired.get(line_id(line), line) for line in online))
+                _rewrite_atomically(Path(args.output), (repaired.get(_line_id(line), line) for line in online))
         else:
             out.seek(0)
             for line in out:
-                sys.stdout.write(repaired.get(line_id(line), line))
+                sys.stdout.write(repaired.get(_line_id(line), line))
             out.close()
     if failed:
         print(f"{failed} malformed line(s) skipped", file=sys.stderr)
@@ -168,7 +168,7 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
     return {line["id"]: json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines if line["id"] in wanted}
 
 
-def line_id(line: str) -> str:
+def _line_id(line: str) -> str:
     return json.loads(line)["id"]
 
 
