@@ -156,6 +156,8 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
     leaves the online answers, which stay valid: it is reported, not fatal."""
     from .recluster import repair_articles
 
+    if ids:  # the job may take minutes on a large store: say what is happening
+        print(f"repairing the stories of the run's {len(set(ids))} articles (--online skips this)", file=sys.stderr)
     try:
         report = repair_articles(engine, ids)
     except RuntimeError as error:
