@@ -160,6 +160,62 @@ def test_a_dated_search_never_misses_an_article_of_its_window(embeddings):
         assert inside <= found <= reachable
 
 
+def test_a_partition_past_its_limit_becomes_an_inverted_file_that_still_finds_the_neighbours(tmp_path):
+    """20,000 undated vectors in 400 topics (one partition, as an undated feed is), limit 5,000:
+    ``approximate`` turns the partition into an inverted file; its 10 nearest are the exact
+    ones for at least 95% (random unit vectors have no structure for cells to follow; these
+    have, as embeddings do), each stored vector finds itself, removals and new vectors hold,
+    and the saved file loads as the same inverted file."""
+    rng = np.random.default_rng(7)
+    dim, n = 64, 20_000
+    centres = rng.standard_normal((400, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, 400, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(n, dtype=np.int64) * 2 + 1
+    index = VectorIndex(dim, approximate_from=5_000)
+    index.add(ids, vectors)
+    assert index.approximate() == 1 and index.approximate() == 0  # once
+    part = next(iter(index._parts.values()))
+    assert isinstance(part, faiss.IndexIVF) and len(index) == n
+    queries = rng.choice(n, 200, replace=False)
+    exact = np.argsort(-(vectors[queries] @ vectors.T), axis=1)[:, :10]
+    recall = np.mean([len(set(index.search(vectors[q], 10)[0].tolist()) & set((exact[i] * 2 + 1).tolist())) / 10
+                      for i, q in enumerate(queries)])
+    assert recall >= 0.95, recall
+    assert all(index.search(vectors[q], 1)[0][0] == ids[q] for q in queries)
+    gone = ids[queries[:50]].tolist()
+    index.remove(gone)
+    assert len(index) == n - 50 and not set(gone) & set(index.ids().tolist())
+    assert all(ids[q] not in index.search(vectors[q], 10)[0] for q in queries[:50])
+    extra = centres[:5] / np.linalg.norm(centres[:5], axis=1, keepdims=True)
+    index.add(np.array([10**9 + i for i in range(5)]), extra)
+    assert [index.search(v, 1)[0][0] for v in extra] == [10**9 + i for i in range(5)]
+    index.save(tmp_path / "v.zip")
+    loaded = VectorIndex.load(tmp_path / "v.zip", dim)
+    assert loaded is not None and isinstance(next(iter(loaded._parts.values())), faiss.IndexIVF)
+    assert np.array_equal(np.sort(loaded.ids()), np.sort(index.ids()))
+    for q in queries[50:80]:
+        assert np.array_equal(loaded.search(vectors[q], 10)[0], index.search(vectors[q], 10)[0])
+
+
+def test_engine_makes_a_large_partition_approximate_at_start_up_and_saves_it(tmp_path, encoder):
+    """An undated feed of 120 articles with the limit at 100: the next start-up turns its one
+    partition into an inverted file and saves it; decisions still find their candidates."""
+    settings = Settings(data_dir=tmp_path / "data", vector_approximate_from=100)
+    engine = Engine(settings, encoder=encoder)
+    engine.ingest([parse_article({**r, "published_at": None}) for r in ROWS[:120]])
+    engine.store.close()
+    engine = Engine(settings, encoder=encoder)  # start-up: caught up from the saved file, then turned
+    assert isinstance(next(iter(engine.vectors._parts.values())), faiss.IndexIVF)
+    assert engine.indexes_match_store()
+    saved = VectorIndex.load(engine.vector_path, encoder.dim, span_for_window(settings.time_window_seconds))
+    assert saved is not None and isinstance(next(iter(saved._parts.values())), faiss.IndexIVF)
+    articles = [parse_article({**r, "published_at": None}) for r in ROWS[:10]]
+    for article, vector in zip(articles, encoder.encode([embed_text(a, settings.max_seq_length) for a in articles])):
+        assert engine.vectors.search(vector, 1)[0][0] == engine.store.get(article.id).rowid  # each finds itself
+    engine.store.close()
+
+
 def test_engine_rebuilds_an_index_of_the_old_layout_and_deletes_from_both(tmp_path, encoder):
     settings = Settings(data_dir=tmp_path / "data")
     engine = Engine(settings, encoder=encoder)

@@ -156,7 +156,9 @@ class Engine:
         # Versions before the index was partitioned by publication time saved one FAISS file; it is rebuilt.
         (self.settings.data_dir / "vectors.faiss").unlink(missing_ok=True)
         span = span_for_window(self.settings.time_window_seconds)
-        vectors = VectorIndex.load(self.vector_path, dim, span) or VectorIndex(dim, span)
+        approximate_from = self.settings.vector_approximate_from
+        vectors = (VectorIndex.load(self.vector_path, dim, span, approximate_from)
+                   or VectorIndex(dim, span, approximate_from))
         lsh = LSHIndex(num_perm, self.settings.lsh_threshold)
         stored = self.store.rowids()
         indexed = vectors.ids()
@@ -170,6 +172,8 @@ class Engine:
             lsh.add_many(zip(ids.tolist(), sigs))
         if len(stale) or missing:
             log.info("vector index caught up: %d added, %d removed", len(missing), len(stale))
+        if vectors.approximate():  # trained once: saved now, not at shutdown, so a crash does not redo it
+            vectors.save(self.vector_path)
         return vectors, lsh
 
     def save_indexes(self) -> None:
