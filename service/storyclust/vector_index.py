@@ -17,7 +17,7 @@ search then reads 3 partitions, at most three windows' worth of articles. Narrow
 would read less per dated search but cost an undated search one FAISS call each (~7 us: one
 per day of a half-year store made an undated search 1.2 ms instead of 0.16 at 7,300 articles).
 
-Each partition is an exact inner-product index over fp16 codes (``IndexScalarQuantizer(QT_fp16)``)
+Each partition starts as an exact inner-product index over fp16 codes (``IndexScalarQuantizer(QT_fp16)``)
 in an ``IndexIDMap``: exhaustive, so no recall is lost, and it supports ``remove_ids`` (deletes,
 re-clustering); HNSW is faster past ~1M vectors but cannot remove.
 
