@@ -143,15 +143,17 @@ class Engine:
             self.checkpoint_terms()
         df, docs = self.store.term_df()
         self.stats = TermStats(df, docs)
-        self.vectors, self.lsh = self._load_indexes()
+        self.vectors, self.lsh = self._load_indexes(at_start_up=True)
 
     # --- derived indexes --------------------------------------------------------------------
     @property
     def vector_path(self):
         return self.settings.data_dir / "vectors.zip"
 
-    def _load_indexes(self) -> tuple[VectorIndex, LSHIndex]:
-        """Catch FAISS up with the store (add missing, drop deleted); LSH is rebuilt whole."""
+    def _load_indexes(self, at_start_up: bool = False) -> tuple[VectorIndex, LSHIndex]:
+        """Catch FAISS up with the store (add missing, drop deleted); LSH is rebuilt whole. At
+        start-up only, large partitions become approximate (seconds to a minute of k-means:
+        never inside a request's recovery)."""
         dim, num_perm = self.encoder.dim, self.settings.num_perm
         # Versions before the index was partitioned by publication time saved one FAISS file; it is rebuilt.
         (self.settings.data_dir / "vectors.faiss").unlink(missing_ok=True)
@@ -172,7 +174,7 @@ class Engine:
             lsh.add_many(zip(ids.tolist(), sigs))
         if len(stale) or missing:
             log.info("vector index caught up: %d added, %d removed", len(missing), len(stale))
-        if vectors.approximate():  # trained once: saved now, not at shutdown, so a crash does not redo it
+        if at_start_up and vectors.approximate():  # trained once: saved now, not at shutdown, so a crash does not redo it
             vectors.save(self.vector_path)
         return vectors, lsh
 
