@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 DAY = 86_400.0
 APPROXIMATE_FROM = 250_000  # vectors in one partition before it becomes an inverted file
 PROBED_SHARE = 8  # an inverted file searches 1/8 of its cells (at least 32): recall against time
+UNDATED = "undated"  # the saved name of the partition of articles without a publication time
+_LAYOUT = "layout.json"  # the saved span
 
 
 def cells_probed(nlist: int) -> int:
@@ -64,8 +66,6 @@ def cells_probed(nlist: int) -> int:
     embeddings (211 cells) the exact top 30's same-event neighbours are found at 0.994 with 32
     cells probed, 0.980 with 13, 0.974 with 7: real embeddings do not sit in tight cells."""
     return min(nlist, max(32, nlist // PROBED_SHARE))
-UNDATED = "undated"  # the saved name of the partition of articles without a publication time
-_LAYOUT = "layout.json"  # the saved span
 
 
 def span_for_window(window: float) -> float:
@@ -138,7 +138,7 @@ class VectorIndex:
             ivf.nprobe = cells_probed(nlist)
             self._parts[key] = ivf
             turned += 1
-            log.info("vector partition %s: %d vectors now an inverted file of %d cells", key or UNDATED, n, nlist)
+            log.info("vector partition %s: %d vectors now an inverted file of %d cells", UNDATED if key is None else key, n, nlist)
         return turned
 
     def __len__(self) -> int:
