@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -244,6 +245,26 @@ def test_cluster_answers_after_the_repair_and_online_as_the_api(tmp_path, monkey
 
     def b3(lines: list[dict]) -> float:
         return score([gold[line["id"]] for line in lines], [line["cluster_id"] for line in lines])["b3_f1"]
+
+    # An --output that cannot be rewritten (a pipe) gets the repaired lines once, at the end.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.extend(fifo.read_text(encoding="utf-8").splitlines()))
+    reader.start()
+    status: list[int] = []
+    worker = threading.Thread(target=lambda: status.append(
+        cli.main(["cluster", str(source), "--output", str(fifo), "--data-dir", str(tmp_path / "piped")])))
+    worker.start()
+    worker.join(timeout=180)
+    if worker.is_alive():  # waiting to read back the pipe it wrote: let it go, then fail
+        with open(fifo, "w"):
+            pass
+        worker.join(timeout=60)
+        pytest.fail("cluster blocked on a pipe given as --output")
+    reader.join(timeout=60)
+    assert status == [0]
+    assert [json.loads(line)["cluster_id"] for line in received] == [line["cluster_id"] for line in answers["repaired"]]
 
     online, repaired = answers["online"], answers["repaired"]
     assert b3(repaired) > b3(online)

@@ -74,11 +74,15 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     previous_interval = sys.getswitchinterval()  # process-wide: restored when the job ends
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    # The online lines are written as each article is decided: to --output itself, so a killed
-    # run leaves every line it committed; on standard output only when they are final (--online),
-    # else spooled until the repair has rewritten them.
-    if args.output:
-        out = open(args.output, "w", encoding="utf-8")
+    # The online lines are written as each article is decided: to an --output file itself, so
+    # a killed run leaves every line it committed (the repair then replaces the file whole); to
+    # standard output or a pipe only when they are final (--online), else spooled until the
+    # repair has rewritten them.
+    output = Path(args.output) if args.output else None
+    rewritable = output is not None and (not output.exists() or output.is_file())
+    to_output = output is not None and (args.online or rewritable)
+    if to_output:
+        out = open(output, "w", encoding="utf-8")
     elif args.online:
         out = sys.stdout
     else:
@@ -133,18 +137,22 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             vectors.cancel()
         sys.setswitchinterval(previous_interval)
         engine.save_indexes()
-        if args.output:
+        if to_output:
             out.close()
     if not args.online:
         repaired = _repair(engine, ids)
-        if args.output:
-            with open(args.output, encoding="utf-8") as online:
-                _rewrite_atomically(Path(args.output), (repaired.get(_line_id(line), line) for line in online))
+        if rewritable:
+            with open(output, encoding="utf-8") as online:
+                _rewrite_atomically(output, (repaired.get(_line_id(line), line) for line in online))
         else:
             out.seek(0)
-            for line in out:
-                sys.stdout.write(repaired.get(_line_id(line), line))
-            out.close()
+            target = open(output, "w", encoding="utf-8") if output else sys.stdout
+            try:
+                target.writelines(repaired.get(_line_id(line), line) for line in out)
+            finally:
+                out.close()
+                if target is not sys.stdout:
+                    target.close()
     if failed:
         print(f"{failed} malformed line(s) skipped", file=sys.stderr)
     return 1 if failed else 0
