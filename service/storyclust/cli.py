@@ -74,19 +74,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     previous_interval = sys.getswitchinterval()  # process-wide: restored when the job ends
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    # The online lines are written as each article is decided: to an --output file itself, so
-    # a killed run leaves every line it committed (the repair then replaces the file whole); to
-    # standard output or a pipe only when they are final (--online), else spooled until the
-    # repair has rewritten them.
-    output = Path(args.output) if args.output else None
-    rewritable = output is not None and (not output.exists() or output.is_file())
-    to_output = output is not None and (args.online or rewritable)
-    if to_output:
-        out = open(output, "w", encoding="utf-8")
-    elif args.online:
-        out = sys.stdout
-    else:
-        out = tempfile.TemporaryFile("w+", encoding="utf-8")
+    out = _Answers(Path(args.output) if args.output else None, final=args.online)
     failed = 0
     ids: list[str] = []
     path = Path(args.input)
@@ -137,22 +125,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             vectors.cancel()
         sys.setswitchinterval(previous_interval)
         engine.save_indexes()
-        if to_output:
-            out.close()
+        out.end_online_pass()
     if not args.online:
-        repaired = _repair(engine, ids)
-        if rewritable:
-            with open(output, encoding="utf-8") as online:
-                _rewrite_atomically(output, (repaired.get(_line_id(line), line) for line in online))
-        else:
-            out.seek(0)
-            target = open(output, "w", encoding="utf-8") if output else sys.stdout
-            try:
-                target.writelines(repaired.get(_line_id(line), line) for line in out)
-            finally:
-                out.close()
-                if target is not sys.stdout:
-                    target.close()
+        out.rewrite(_repair(engine, ids))
     if failed:
         print(f"{failed} malformed line(s) skipped", file=sys.stderr)
     return 1 if failed else 0
@@ -178,19 +153,54 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
     return {line["id"]: json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines if line["id"] in wanted}
 
 
-def _line_id(line: str) -> str:
-    return json.loads(line)["id"]
+class _Answers:
+    """Where `cluster`'s lines go. The online lines are written as each article is decided: to an
+    --output file itself, so that a killed run leaves every line it committed, and the repair
+    then replaces the file whole; to standard output or a pipe (which cannot be read back) only
+    when they are ``final`` (--online), else spooled until the repair has rewritten them."""
 
+    def __init__(self, output: Path | None, final: bool) -> None:
+        self.output = output
+        self.rewritable = output is not None and (not output.exists() or output.is_file())
+        self.streams_to_output = output is not None and (final or self.rewritable)
+        if self.streams_to_output:
+            self.stream: IO[str] = open(output, "w", encoding="utf-8")
+        elif final:
+            self.stream = sys.stdout
+        else:
+            self.stream = tempfile.TemporaryFile("w+", encoding="utf-8")
 
-def _rewrite_atomically(path: Path, lines: Iterator[str]) -> None:
-    """Write ``lines`` to a sibling file and move it over ``path``: a reader (or a kill) sees the
-    old file whole or the new one whole."""
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.writelines(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    def write(self, line: str) -> None:
+        self.stream.write(line)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def end_online_pass(self) -> None:
+        if self.streams_to_output:
+            self.stream.close()
+
+    def rewrite(self, repaired: dict[str, str]) -> None:
+        """Every online line replaced by its repaired one (by article id) where there is one."""
+        def lines(online: IO[str]) -> Iterator[str]:
+            return (repaired.get(json.loads(line)["id"], line) for line in online)
+
+        if self.rewritable:  # beside, then renamed: a reader (or a kill) sees one file whole
+            partial = self.output.with_name(self.output.name + ".partial")
+            with open(self.output, encoding="utf-8") as online, open(partial, "w", encoding="utf-8") as handle:
+                handle.writelines(lines(online))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, self.output)
+            return
+        self.stream.seek(0)
+        target = open(self.output, "w", encoding="utf-8") if self.output else sys.stdout
+        try:
+            target.writelines(lines(self.stream))
+        finally:
+            self.stream.close()
+            if target is not sys.stdout:
+                target.close()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
