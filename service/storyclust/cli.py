@@ -139,8 +139,9 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
     leaves the online answers, which stay valid: it is reported, not fatal."""
     from .recluster import repair_articles
 
-    if ids:  # the job may take minutes on a large store: say what is happening
-        print(f"repairing the stories of the run's {len(set(ids))} articles (--online skips this)", file=sys.stderr)
+    wanted = set(ids)
+    if wanted:  # the job may take minutes on a large store: say what is happening
+        print(f"repairing the stories of the run's {len(wanted)} articles (--online skips this)", file=sys.stderr)
     try:
         report = repair_articles(engine, ids)
     except RuntimeError as error:
@@ -148,7 +149,6 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
         return {}
     if report is None:
         return {}
-    wanted = set(ids)
     print(f"repair: {json.dumps(report.summary()['counts'])} in {sum(report.timings.values()):.1f} s", file=sys.stderr)
     return {line["id"]: json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines if line["id"] in wanted}
 

@@ -126,7 +126,7 @@ class VectorIndex:
             if isinstance(part, faiss.IndexIVF) or part.ntotal <= self.approximate_from:
                 continue
             n = int(part.ntotal)
-            ids = faiss.vector_to_array(part.id_map).astype(np.int64)
+            ids = self._ids_of(part)
             vectors = faiss.downcast_index(part.index).reconstruct_n(0, n)
             # ~4 sqrt(n) cells, and at least 39 training points per cell (FAISS's k-means minimum)
             nlist = max(1, min(65_536, int(4 * math.sqrt(n)), n // 39))
