@@ -1,4 +1,5 @@
-"""The pair scorer: P(same story | pair features), a logistic model over :mod:`features`.
+"""The pair scorer: P(same story | pair features), a logistic model over :mod:`features`, and
+the nightly job's second reading of that score with hindsight (:mod:`neighbourhood`).
 
 Learned from labelled dev data by ``training/train_scorer.py`` and shipped as a small versioned
 JSON artifact (feature names, standardisation, weights, decision thresholds), so the product needs
@@ -36,6 +37,11 @@ class PairScorer:
     # with MiniLM, 0.75 with all-mpnet-base-v2), so another model needs its own scorer.
     model: str | None = None
     dim: int | None = None
+    # Nightly job's second stage: P(same story | logit of the pair score, neighbour margin), a
+    # logistic model fitted on out-of-fold pair scores. (1, 0) and 0: the pair score as it is
+    # (artifacts written before it).
+    job_weights: tuple[float, float] = (1.0, 0.0)
+    job_bias: float = 0.0
 
     @classmethod
     def load(cls, path: Path | None = None) -> "PairScorer":
@@ -50,6 +56,8 @@ class PairScorer:
             threshold=float(data["threshold"]),
             recluster_threshold=float(data.get("recluster_threshold", data["threshold"])),
             model=data.get("model"), dim=data.get("dim"),
+            job_weights=tuple(float(w) for w in data.get("job_weights", (1.0, 0.0))),
+            job_bias=float(data.get("job_bias", 0.0)),
         )
 
     def fitted_on(self, model: str, dim: int) -> bool:
@@ -62,6 +70,7 @@ class PairScorer:
             "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias,
             "threshold": self.threshold, "recluster_threshold": self.recluster_threshold,
             "model": self.model, "dim": self.dim,
+            "job_weights": list(self.job_weights), "job_bias": self.job_bias,
         }
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
@@ -69,4 +78,10 @@ class PairScorer:
         if len(matrix) == 0:
             return np.zeros(0)
         z = ((matrix - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def job_score(self, probability: np.ndarray, margin: np.ndarray) -> np.ndarray:
+        """The job's P(same story) of pairs from their pair score and neighbour margin."""
+        p = np.clip(probability, 1e-6, 1 - 1e-6)
+        z = self.job_weights[0] * np.log(p / (1 - p)) + self.job_weights[1] * margin + self.job_bias
         return 1.0 / (1.0 + np.exp(-z))
