@@ -9,8 +9,10 @@ the stored signals alone (embeddings, MinHash signatures, profiles; nothing is r
 2. candidate graph: nearest neighbours over the stored vectors within the time window (exact
    BLAS blocks for small stores, a temporary IVF index with time-range selectors for large ones),
    plus MinHash band collisions;
-3. edges: the online pair scorer on vectorised pair features, after a cheap cosine pre-filter;
-4. average linkage at the online threshold: a cluster joins another only if the pairs between
+3. edges: the online pair scorer on vectorised pair features, after a cheap cosine pre-filter,
+   read again with hindsight: each pair's cosine against both articles' nearest neighbours in the
+   span (:mod:`neighbourhood`; ``PairScorer.job_score``);
+4. average linkage at the job's threshold: a cluster joins another only if the pairs between
    them score above the threshold on average, so one look-alike pair cannot chain two events.
    Inside each component of the strong edges every pair above the cosine pre-filter is scored
    (so a story larger than the neighbour count is not cut into pieces); other pairs count 0;
@@ -47,6 +49,7 @@ from scipy.sparse.csgraph import connected_components
 from .alignment import concatenated_ranges
 from .article import parse_published
 from .features import FEATURES
+from .neighbourhood import margins, nearest_cosines
 from .profile import STEM_BUCKETS, sentence_buckets
 from .store import select_in
 from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
@@ -421,10 +424,12 @@ def _pair_cosines(vectors: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int 
 
 
 def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
-                     config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Undirected edges (a < b) worth scoring, with their cosine."""
+                     config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Undirected edges (a < b) worth scoring, with their cosine, and each node's nearest
+    cosine (:func:`neighbourhood.nearest_cosines`, from the same search)."""
     dated = snap.dated
     src, dst, cos, method = _neighbour_pairs(snap.vectors, snap.ts, dated, window, config)
+    nearest = nearest_cosines(len(snap.ts), src, dst, cos)
     band_src, band_dst = _band_pairs(snap.signatures, config.band_rows, config.max_bucket)
     band_cos = _pair_cosines(snap.vectors, band_src, band_dst)
     src, dst = np.concatenate([src, band_src]), np.concatenate([dst, band_dst])
@@ -436,7 +441,7 @@ def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
     keep = _comparable(snap, a, b, window, multilingual)
     stats = {"nodes": len(snap.ts), "search": method, "candidate_pairs": int(len(cos)),
              "band_pairs": int(len(band_src)), "edges": int(np.count_nonzero(keep))}
-    return a[keep], b[keep], cos[keep], stats
+    return a[keep], b[keep], cos[keep], nearest, stats
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,10 +690,12 @@ def _load_profiles(engine, rowids: np.ndarray, chunk: int = 5000) -> Iterator[di
 
 
 class _EdgeScorer:
-    """P(same story) of node pairs by the online scorer, with the profiles of ``nodes`` (every
-    node that can take part in a pair) loaded once."""
+    """P(same story) of node pairs: the online scorer's, read again with each pair's neighbour
+    margin (``PairScorer.job_score``), with the profiles of ``nodes`` (every node that can take
+    part in a pair) loaded once. ``nearest``: each node's nearest cosine (NaN: unknown)."""
 
-    def __init__(self, engine, snap: _Snapshot, nodes: np.ndarray, config: ReclusterConfig) -> None:
+    def __init__(self, engine, snap: _Snapshot, nodes: np.ndarray, config: ReclusterConfig,
+                 nearest: np.ndarray | None = None) -> None:
         with engine.lock:  # a consistent copy: ingest updates the counts under this lock
             df, docs, sentence_df = dict(engine.stats.df), engine.stats.docs, engine.stats.sentence_df.copy()
         self.profiles = _Profiles(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs,
@@ -696,6 +703,7 @@ class _EdgeScorer:
         self.local = np.full(len(snap.ts), -1, dtype=np.int64)
         self.local[nodes] = np.arange(len(nodes))
         self.ts = snap.ts[nodes]
+        self.nearest = nearest if nearest is not None else np.full(len(snap.ts), np.nan)
         self.scorer = engine.scorer
         self.batch = config.edge_batch
 
@@ -704,7 +712,8 @@ class _EdgeScorer:
         for start in range(0, len(a), self.batch):
             part = slice(start, start + self.batch)
             rows = feature_rows(self.profiles, self.local[a[part]], self.local[b[part]], cos[part], self.ts)
-            scores[part] = self.scorer.score(rows)
+            margin = margins(cos[part], self.nearest[a[part]], self.nearest[b[part]])
+            scores[part] = self.scorer.job_score(self.scorer.score(rows), margin)
         return scores
 
 
@@ -1121,9 +1130,9 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
         window = settings.time_window_seconds
         snap = _take_snapshot(engine, spans)
         lap("snapshot")
-        a, b, cos, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
+        a, b, cos, nearest, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
         lap("candidates")
-        scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config)
+        scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
         score = scorer(a, b, cos)
         a, b, score, graph["completion_pairs"] = _complete_components(
             snap, a, b, cos, score, engine.recluster_threshold, window, settings.model_multilingual, config, scorer)
