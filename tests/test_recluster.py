@@ -122,7 +122,7 @@ def test_job_merges_at_its_own_threshold(online_dir, tmp_path, encoder):
 def test_the_neighbour_margin_raises_the_jobs_quality(online_dir, tmp_path, encoder):
     """The job reads each pair score again with the pair's neighbour margin (the shipped
     artifact's second stage): on these AllSides articles its stories are better than the
-    job's with the pair scores as they are, at the threshold that was best for them (0.3)."""
+    job's with the pair scores as they are (at the same threshold, 0.3, also best for them)."""
     def b3_after(name: str, plain: bool) -> float:
         data = tmp_path / name
         shutil.copytree(online_dir, data)

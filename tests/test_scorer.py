@@ -57,17 +57,22 @@ def test_artifact_without_a_job_threshold_uses_the_online_one(tmp_path):
 
 def test_artifact_without_a_job_stage_leaves_the_pair_scores_as_they_are(tmp_path):
     """Artifacts from before the job's second stage: the job reads the pair scores unchanged.
-    The shipped one lowers a pair whose articles each have a closer neighbour (negative margin)
-    and learned that from the data (a positive margin weight)."""
+    The shipped one lowers a pair whose articles each have a closer neighbour (negative margin),
+    learned from the data (a positive margin weight), and raises only pairs at its gate."""
     data = json.loads(DEFAULT_PATH.read_text())
     del data["job_weights"], data["job_bias"]
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
     old, shipped = PairScorer.load(path), PairScorer.load()
-    p = np.array([0.05, 0.3, 0.5, 0.9])
-    assert np.allclose(old.job_score(p, np.full(4, -0.2)), p) and np.allclose(old.job_score(p, np.zeros(4)), p)
+    gate = shipped.recluster_threshold
+    p = np.array([0.05, 0.2, gate, 0.5, 0.9])
+    far, nearest = np.full(5, -0.2), np.zeros(5)
+    assert np.allclose(old.job_score(p, far, gate), p) and np.allclose(old.job_score(p, nearest, gate), p)
     assert shipped.job_weights[0] > 0 and shipped.job_weights[1] > 0
-    assert (shipped.job_score(p, np.full(4, -0.2)) < shipped.job_score(p, np.zeros(4))).all()
+    assert (shipped.job_score(p, far, gate)[1:] < shipped.job_score(p, nearest, gate)[1:]).all()
+    # Each other's nearest: raised at or above the gate, never below it (no link on hindsight alone).
+    raised = shipped.job_score(p, nearest, gate)
+    assert (raised[2:] > p[2:]).all() and np.array_equal(raised[:2], p[:2])
 
 
 def test_artifact_for_other_features_is_refused(tmp_path):

@@ -705,6 +705,7 @@ class _EdgeScorer:
         self.ts = snap.ts[nodes]
         self.nearest = nearest if nearest is not None else np.full(len(snap.ts), np.nan)
         self.scorer = engine.scorer
+        self.gate = engine.recluster_threshold
         self.batch = config.edge_batch
 
     def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
@@ -713,7 +714,7 @@ class _EdgeScorer:
             part = slice(start, start + self.batch)
             rows = feature_rows(self.profiles, self.local[a[part]], self.local[b[part]], cos[part], self.ts)
             margin = margins(cos[part], self.nearest[a[part]], self.nearest[b[part]])
-            scores[part] = self.scorer.job_score(self.scorer.score(rows), margin)
+            scores[part] = self.scorer.job_score(self.scorer.score(rows), margin, self.gate)
         return scores
 
 
