@@ -45,6 +45,6 @@ def test_the_margin_is_zero_for_mutual_nearest_and_negative_inside_a_crowd():
     vectors = _unit([[1, 0.30, 0], [1, -0.30, 0], [1, 0, 0.25], [0, 0, 1], [0.3, 0.4, 1]])
     nearest = dense_nearest_cosines(vectors, np.full(5, np.nan), window=1.0)
     sims = vectors @ vectors.T
-    # 3 and 4 are each other's nearest: margin 0. 0 and 1 each have 2 closer: below 0.
+    # 3 and 4 are each other's nearest: margin 0. 0 and 1 each have a closer one (2): below 0.
     assert np.isclose(margins(np.array([sims[3, 4]]), nearest[[3]], nearest[[4]])[0], 0.0, atol=1e-6)
     assert margins(np.array([sims[0, 1]]), nearest[[0]], nearest[[1]])[0] < -0.05
