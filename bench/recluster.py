@@ -305,7 +305,7 @@ def measure_job(data_dir: Path) -> dict:
     from storyclust.vector_index import VectorIndex
 
     class JobEngine(Engine):
-        def _load_indexes(self):
+        def _load_indexes(self, at_start_up: bool = False):
             return VectorIndex(self.encoder.dim), LSHIndex(self.settings.num_perm, self.settings.lsh_threshold)
 
     process = psutil.Process()
