@@ -114,7 +114,7 @@ class FoldEdgeScorer(recluster._EdgeScorer):
     fold_of_id: dict[str, int]
     scorers: dict
 
-    def __init__(self, engine, snap, nodes, config, nearest=None) -> None:
+    def __init__(self, engine, snap, nodes, config, nearest) -> None:
         super().__init__(engine, snap, nodes, config, nearest)
         id_of = dict(engine.store.reader().execute("SELECT rowid, id FROM articles"))
         self.node_fold = np.array([self.fold_of_id[id_of[int(r)]] for r in snap.rowid[snap.node_row]])

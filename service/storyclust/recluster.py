@@ -695,7 +695,7 @@ class _EdgeScorer:
     part in a pair) loaded once. ``nearest``: each node's nearest cosine (NaN: unknown)."""
 
     def __init__(self, engine, snap: _Snapshot, nodes: np.ndarray, config: ReclusterConfig,
-                 nearest: np.ndarray | None = None) -> None:
+                 nearest: np.ndarray) -> None:
         with engine.lock:  # a consistent copy: ingest updates the counts under this lock
             df, docs, sentence_df = dict(engine.stats.df), engine.stats.docs, engine.stats.sentence_df.copy()
         self.profiles = _Profiles(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs,
@@ -703,7 +703,7 @@ class _EdgeScorer:
         self.local = np.full(len(snap.ts), -1, dtype=np.int64)
         self.local[nodes] = np.arange(len(nodes))
         self.ts = snap.ts[nodes]
-        self.nearest = nearest if nearest is not None else np.full(len(snap.ts), np.nan)
+        self.nearest = nearest
         self.scorer = engine.scorer
         self.gate = engine.recluster_threshold
         self.batch = config.edge_batch
