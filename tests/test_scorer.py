@@ -60,19 +60,30 @@ def test_artifact_without_a_job_stage_leaves_the_pair_scores_as_they_are(tmp_pat
     The shipped one lowers a pair whose articles each have a closer neighbour (negative margin),
     learned from the data (a positive margin weight), and raises only pairs at its gate."""
     data = json.loads(DEFAULT_PATH.read_text())
-    del data["job_weights"], data["job_bias"]
+    for key in ("job_weights", "job_bias", "job_gate", "job_languages"):
+        del data[key]
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
     old, shipped = PairScorer.load(path), PairScorer.load()
-    gate = shipped.recluster_threshold
-    p = np.array([0.05, 0.2, gate, 0.5, 0.9])
+    assert old.gate == old.recluster_threshold and old.reads_margin("ms") and old.reads_margin(None)
+    gate = shipped.gate
+    assert 0 < gate <= shipped.recluster_threshold
+    p = np.array([0.05, gate - 0.05, gate, 0.5, 0.9])
     far, nearest = np.full(5, -0.2), np.zeros(5)
-    assert np.allclose(old.job_score(p, far, gate), p) and np.allclose(old.job_score(p, nearest, gate), p)
+    assert np.allclose(old.job_score(p, far), p) and np.allclose(old.job_score(p, nearest), p)
     assert shipped.job_weights[0] > 0 and shipped.job_weights[1] > 0
-    assert (shipped.job_score(p, far, gate)[1:] < shipped.job_score(p, nearest, gate)[1:]).all()
+    assert (shipped.job_score(p, far)[1:] < shipped.job_score(p, nearest)[1:]).all()
     # Each other's nearest: raised at or above the gate, never below it (no link on hindsight alone).
-    raised = shipped.job_score(p, nearest, gate)
+    raised = shipped.job_score(p, nearest)
     assert (raised[2:] > p[2:]).all() and np.array_equal(raised[:2], p[:2])
+
+
+def test_the_job_stage_reads_only_the_languages_it_was_fitted_on():
+    """The dev sets are English: the stage is kept to English pairs, and a pair with an article
+    of unknown language keeps its pair score."""
+    shipped = PairScorer.load()
+    assert shipped.job_languages == ("en",)
+    assert shipped.reads_margin("en") and not shipped.reads_margin("ms") and not shipped.reads_margin(None)
 
 
 def test_artifact_for_other_features_is_refused(tmp_path):

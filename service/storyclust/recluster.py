@@ -202,6 +202,7 @@ class _Snapshot:
     lang: np.ndarray           # [nodes] language code index, -1 when unknown
     vectors: np.ndarray        # [nodes, dim] float32, unit length
     signatures: np.ndarray     # [nodes, num_perm] uint32
+    languages: list[str] = field(default_factory=list)  # the language code of each ``lang`` index
 
     @property
     def dated(self) -> int:
@@ -294,7 +295,8 @@ def _take_snapshot(engine, spans: Spans) -> _Snapshot:
     np.add.at(fixed, old[node_of_row < 0], 1)
     return _Snapshot(max_rowid, generation, np.asarray(rowid, dtype=np.int64), ids, old, old_ids,
                      {c: created.get(c, math.inf) for c in old_ids}, fixed, node_of_row, node_row,
-                     ts_arr[order], lang_arr[order], vectors[order], signatures[order])
+                     ts_arr[order], lang_arr[order], vectors[order], signatures[order],
+                     [x for x in lang_code if x is not None])
 
 
 def _attach_duplicates(ids: list[str], dup_of: list[str | None], node_of_row: np.ndarray) -> None:
@@ -691,8 +693,9 @@ def _load_profiles(engine, rowids: np.ndarray, chunk: int = 5000) -> Iterator[di
 
 class _EdgeScorer:
     """P(same story) of node pairs: the online scorer's, read again with each pair's neighbour
-    margin (``PairScorer.job_score``), with the profiles of ``nodes`` (every node that can take
-    part in a pair) loaded once. ``nearest``: each node's nearest cosine (NaN: unknown)."""
+    margin (``PairScorer.job_score``) where the second stage reads both articles' language, with
+    the profiles of ``nodes`` (every node that can take part in a pair) loaded once.
+    ``nearest``: each node's nearest cosine (NaN: unknown)."""
 
     def __init__(self, engine, snap: _Snapshot, nodes: np.ndarray, config: ReclusterConfig,
                  nearest: np.ndarray) -> None:
@@ -704,17 +707,21 @@ class _EdgeScorer:
         self.local[nodes] = np.arange(len(nodes))
         self.ts = snap.ts[nodes]
         self.nearest = nearest
+        self.lang, self.languages = snap.lang, snap.languages
         self.scorer = engine.scorer
-        self.gate = engine.recluster_threshold
         self.batch = config.edge_batch
 
     def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
         scores = np.zeros(len(a))
+        # Whether the second stage reads each node's language; index -1 (unknown) is the last.
+        reads = np.array([self.scorer.reads_margin(x) for x in self.languages] + [self.scorer.reads_margin(None)])
+        staged = reads[self.lang[a]] & reads[self.lang[b]]
         for start in range(0, len(a), self.batch):
             part = slice(start, start + self.batch)
             rows = feature_rows(self.profiles, self.local[a[part]], self.local[b[part]], cos[part], self.ts)
             margin = margins(cos[part], self.nearest[a[part]], self.nearest[b[part]])
-            scores[part] = self.scorer.job_score(self.scorer.score(rows), margin, self.gate)
+            pair_score = self.scorer.score(rows)
+            scores[part] = np.where(staged[part], self.scorer.job_score(pair_score, margin), pair_score)
         return scores
 
 
