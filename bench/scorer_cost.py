@@ -72,8 +72,8 @@ class FoundationEngine(Engine):
 
     def prepare(self, articles, timings=None, embeddings=None):
         from storyclust import minhash
-        from storyclust.language import detect_language
-        from storyclust.normalize import clean, content_hash, lead_hash
+        from storyclust.language import article_language
+        from storyclust.normalize import content_hash, lead_hash
         from storyclust.engine import embed_text
 
         if not articles:
@@ -83,7 +83,7 @@ class FoundationEngine(Engine):
         sigs, sizes = minhash.signatures([a.text for a in articles], self.settings.num_perm,
                                          self.settings.shingle_size)
         band_keys = self.lsh.band_keys(sigs)
-        return [Prepared(a, a.lang or detect_language(clean(a.text)), content_hash(a.text), lead_hash(a.text), sigs[i],
+        return [Prepared(a, article_language(a), content_hash(a.text), lead_hash(a.text), sigs[i],
                          int(sizes[i]), embeddings[i], _STUB, a.published_ts, band_keys[i])
                 for i, a in enumerate(articles)]
 

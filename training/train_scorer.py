@@ -33,9 +33,8 @@ from sklearn.linear_model import LogisticRegression
 
 from storyclust.config import Settings
 from storyclust.features import FEATURES, feature_matrix, pair_features, sentence_alignment
-from storyclust.language import detect_language
+from storyclust.language import article_language
 from storyclust.neighbourhood import dense_nearest_cosines, margins
-from storyclust.normalize import clean
 from storyclust.scorer import DEFAULT_PATH, PairScorer
 from storyclust.term_stats import TermStats
 
@@ -85,7 +84,7 @@ class PairTable(NamedTuple):
 
 def main_languages(docs: Sequence[Doc]) -> frozenset[str]:
     """Languages of at least ``LANGUAGE_SHARE`` of the docs, given or detected as the engine does."""
-    counts = Counter(d.article.lang or detect_language(clean(d.article.text)) for d in docs)
+    counts = Counter(article_language(d.article) for d in docs)
     return frozenset(x for x, n in counts.items() if x is not None and n >= LANGUAGE_SHARE * len(docs))
 
 

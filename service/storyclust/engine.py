@@ -32,7 +32,7 @@ from .boilerplate import copy_check_shingles
 from .config import Settings
 from .embedding import Encoder, PendingVectors, shared_encoder
 from .features import FEATURES, pair_feature_matrix
-from .language import detect_language
+from .language import article_language
 from .lsh_index import LSHIndex
 from .normalize import clean, clean_uncached, content_hash, lead_hash
 from .profile import Profile, build_profile
@@ -231,7 +231,7 @@ class Engine:
         for a in articles:
             shingle_set = minhash.shingles(a.text, size)
             text = embed_text(a, limit) if embeddings is None else ""
-            parts.append((a.lang or detect_language(clean(a.text)), content_hash(a.text), lead_hash(a.text),
+            parts.append((article_language(a), content_hash(a.text), lead_hash(a.text),
                           minhash.signature(shingle_set, self.settings.num_perm), len(shingle_set),
                           build_profile(a.title, a.text), text))
         if embeddings is None:

