@@ -35,7 +35,7 @@ from storyclust.config import Settings
 from storyclust.features import FEATURES, feature_matrix, pair_features, sentence_alignment
 from storyclust.language import article_language
 from storyclust.neighbourhood import dense_nearest_cosines, margins
-from storyclust.scorer import DEFAULT_PATH, PairScorer
+from storyclust.scorer import DEFAULT_PATH, PairScorer, logit
 from storyclust.term_stats import TermStats
 
 from .corpus import DEV_SETS, Doc, cached_encoder, prepare_set
@@ -170,8 +170,7 @@ def _fit_job_stage(tables: Sequence[PairTable]) -> tuple[tuple[float, float], fl
             held = group[i] == k
             rest = [(t.X, t.y) for j, t in enumerate(tables) if j != i] + [(table.X[~held], table.y[~held])]
             scores[i][held] = _fit_first_stage([r for r in rest if len(r[1])]).score(table.X[held])
-    p = np.clip(np.concatenate(scores), 1e-6, 1 - 1e-6)
-    inputs = np.column_stack([np.log(p / (1 - p)), np.concatenate([t.margin for t in tables])])
+    inputs = np.column_stack([logit(np.concatenate(scores)), np.concatenate([t.margin for t in tables])])
     model = LogisticRegression(max_iter=2000)
     model.fit(inputs, np.concatenate([t.y for t in tables]), sample_weight=_equal_set_weights([len(t.y) for t in tables]))
     return (float(model.coef_[0][0]), float(model.coef_[0][1])), float(model.intercept_[0])

@@ -19,6 +19,13 @@ from .features import FEATURES
 DEFAULT_PATH = Path(__file__).with_name("models") / "pair_scorer.json"
 
 
+def logit(probability: np.ndarray) -> np.ndarray:
+    """The log-odds of pair scores, clipped away from 0 and 1: the second stage's first input,
+    the same when it is fitted (``training/train_scorer.py``) as when it is read."""
+    p = np.clip(probability, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 @dataclass
 class PairScorer:
     version: str
@@ -106,7 +113,6 @@ class PairScorer:
         articles that are each other's nearest (a story told once) joined at pair scores from
         0.14. The caller applies it only to pairs in :meth:`reads_margin` languages: under the
         English model Malay pairs lost precision to it (Clust-McMs Malay B3 0.918 -> 0.895)."""
-        p = np.clip(probability, 1e-6, 1 - 1e-6)
-        z = self.job_weights[0] * np.log(p / (1 - p)) + self.job_weights[1] * margin + self.job_bias
+        z = self.job_weights[0] * logit(probability) + self.job_weights[1] * margin + self.job_bias
         second = 1.0 / (1.0 + np.exp(-z))
         return np.where(probability >= self.gate, second, np.minimum(probability, second))
