@@ -12,7 +12,7 @@ the corpus IDF (see :mod:`storyclust.term_stats`). Scripts without case contribu
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -47,6 +47,11 @@ _PROFILE_WORDS = 600  # words of the body read for the profile: the lead carries
 
 _YEAR = regex.compile(r"^(19|20)\d\d$")
 _FIELDS = ("entities", "numbers", "years", "terms", "title_terms")
+# Weekdays named in the profile's reading, for the "different days" evidence (features): two
+# reports of one event name the day it happened on, two events of one topic mostly different
+# days. English only; in other languages the set stays empty, which is no evidence either way.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_BITS = {day: 1 << i for i, day in enumerate(WEEKDAYS)}
 # Sentences for quote/sentence alignment: two reports of one meeting paraphrase the same quotes,
 # so their best-matching sentences share rare words even when the articles overall do not.
 _SENTENCE_SPLIT = regex.compile(r"(?<=[.!?。！？\u201d\"])\s+|\n+")
@@ -101,16 +106,23 @@ class Profile:
     terms: frozenset[str]
     title_terms: frozenset[str]
     sentences: tuple[tuple[int, ...], ...] = ()  # hashed stems of each sentence
+    weekdays: frozenset[str] = frozenset()  # of WEEKDAYS; empty in profiles stored before them
 
     def to_json(self) -> dict:
         data: dict = {k: sorted(getattr(self, k)) for k in _FIELDS}
         data["sentences"] = [list(s) for s in self.sentences]
+        data["weekdays"] = sorted(self.weekdays)
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Profile":
         return cls(*(frozenset(data.get(k, ())) for k in _FIELDS),
-                   tuple(tuple(s) for s in data.get("sentences", ())))
+                   tuple(tuple(s) for s in data.get("sentences", ())), frozenset(data.get("weekdays", ())))
+
+    @cached_property
+    def weekday_mask(self) -> int:
+        """:func:`weekday_mask` of the weekdays."""
+        return weekday_mask(self.weekdays)
 
     @cached_property
     def memo(self) -> dict:
@@ -248,6 +260,23 @@ def _stem_bucket(term: str) -> int:
 _STEMS = _Memo(_stem_bucket)
 
 
+def weekday_mask(days: Iterable[str]) -> int:
+    """The days (names in ``WEEKDAYS``) as bits: two profiles name a common day iff their masks
+    share a bit, a test NumPy does for a whole candidate list at once."""
+    mask = 0
+    for day in days:
+        mask |= _WEEKDAY_BITS.get(day, 0)
+    return mask
+
+
+def _weekday(token: str) -> str | None:
+    low = token.casefold().replace("’", "'").removesuffix("'s")
+    return low if low in _WEEKDAY_BITS else None
+
+
+_WEEKDAY_OF = _Memo(_weekday)
+
+
 def clean_lines(text: str) -> str:
     """Clean each line but keep the line breaks, which end headlines and list items."""
     return "\n".join(clean_uncached(line) for line in text.splitlines())
@@ -289,6 +318,7 @@ def build_profile(title: str | None, text: str) -> Profile:
         elif lower not in lower_seen:
             entities.add(value)
     years = {n for n in numbers if _YEAR.match(n)}
+    weekdays = {_WEEKDAY_OF[t] for t in distinct} - {None}
     return Profile(frozenset(entities), frozenset(numbers - years),
                    frozenset(years), frozenset(_content_terms(tokens)), frozenset(_content_terms(head)),
-                   _sentences(text))
+                   _sentences(text), frozenset(weekdays))
