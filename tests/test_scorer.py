@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from storyclust.features import FEATURES, feature_matrix, pair_features
-from storyclust.profile import build_profile
-from storyclust.scorer import DEFAULT_PATH, PairScorer
+from storyclust.profile import Profile, build_profile
+from storyclust.scorer import DEFAULT_PATH, PairScorer, logit
 from storyclust.seeds import load_seeds
 from storyclust.term_stats import TermStats
 
@@ -21,7 +21,7 @@ def test_shipped_artifact_matches_the_code():
     # More evidence never lowers the score: every feature but the conflicts and the day gap has
     # a positive weight.
     negative = {f for f, w in zip(FEATURES, scorer.weights) if w < 0}
-    assert negative == {"years_conflict", "log_days_apart"}
+    assert negative == {"years_conflict", "log_days_apart", "weekdays_conflict"}
 
 
 def test_dates_only_ever_lower_a_score():
@@ -167,3 +167,52 @@ def test_a_year_in_most_stored_articles_is_no_evidence():
     for before, after in zip(features(plain), features(stamped)):
         assert before[:, shared].sum() > 0 and before[:, conflict].sum() > 0  # real years count
         np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-12)
+
+
+def test_weekdays_are_read_from_the_text_and_stored():
+    profile = build_profile("Vote set for Tuesday", "On MONDAY the council met; Friday's session and "
+                            "a sunday rally followed. Mondays are quiet. Sundayville is a town.")
+    assert profile.weekdays == {"tuesday", "monday", "friday", "sunday"}
+    assert Profile.from_json(json.loads(json.dumps(profile.to_json()))) == profile
+    stored_before_weekdays = {k: v for k, v in profile.to_json().items() if k != "weekdays"}
+    assert Profile.from_json(stored_before_weekdays).weekdays == frozenset()
+    assert build_profile("Votación el martes", "El consejo se reunió el lunes.").weekdays == frozenset()
+
+
+def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score():
+    """Reports of one event name the day it happened on, a topic's other events mostly other
+    days: naming different days lowers a pair's score. A common day is no evidence (a day's real
+    feed names that day everywhere): it scores as naming none. The online features, their
+    vectorised form and the nightly job's agree, on real ECB+ reports."""
+    from dataclasses import replace
+
+    from conftest import load_dataset
+
+    from storyclust import recluster
+    from storyclust.features import pair_feature_matrix
+
+    rows = [r for r in load_dataset("ecbplus-dev") if r["id"].split("_")[0] == "1"][:20]
+    plain = [replace(build_profile(r.get("title"), r["text"]), weekdays=frozenset()) for r in rows]
+    stats = TermStats()
+    for p in plain:
+        stats.add_profile(p)
+    scorer = PairScorer.load()
+
+    def scores(days_first: set[str], days_others: set[str]) -> list[np.ndarray]:
+        profiles = [replace(plain[0], weekdays=frozenset(days_first))]
+        profiles += [replace(p, weekdays=frozenset(days_others)) for p in plain[1:]]
+        n = len(profiles)
+        cos, align = np.full(n - 1, 0.6), np.full(n - 1, 0.3)
+        one = feature_matrix([pair_features(profiles[0], None, 0.6, q, None, stats, 0.3) for q in profiles[1:]])
+        many = pair_feature_matrix(profiles[0], None, cos, profiles[1:], [None] * (n - 1), stats, align)
+        table = recluster._Profiles([p.to_json() for p in profiles], dict(stats.df), stats.docs)
+        job = recluster.feature_rows(table, np.zeros(n - 1, dtype=np.int64), np.arange(1, n), cos, np.full(n, np.nan))
+        return [scorer.score(X) for X in (one, many, job)]
+
+    # Per computation (the job aligns sentences itself): naming none, a common day, one side
+    # naming a day, different days.
+    for none, common, one_side, conflict in zip(scores(set(), set()), scores({"friday"}, {"friday", "saturday"}),
+                                                scores({"friday"}, set()), scores({"friday"}, {"monday"})):
+        np.testing.assert_allclose(common, none, rtol=1e-9)
+        np.testing.assert_allclose(one_side, none, rtol=1e-9)
+        assert (logit(none) - logit(conflict) > 1.0).all()  # odds divided by more than e

@@ -48,9 +48,9 @@ from scipy.sparse.csgraph import connected_components
 
 from .alignment import concatenated_ranges
 from .article import parse_published
-from .features import FEATURES
+from .features import FEATURES, weekdays_conflict
 from .neighbourhood import margins, nearest_cosines
-from .profile import STEM_BUCKETS, sentence_buckets
+from .profile import STEM_BUCKETS, sentence_buckets, weekday_mask
 from .store import select_in
 from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
 
@@ -470,6 +470,7 @@ class _Profiles:
         stems: list[np.ndarray] = []
         stem_counts: list[np.ndarray] = []
         sentence_counts: list[np.ndarray] = []
+        weekdays: list[np.ndarray] = []
         known_hash: list[np.ndarray] = []
         known_df: list[np.ndarray] = []
         rows = 0
@@ -490,6 +491,8 @@ class _Profiles:
             stem_counts.append(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)))
             sentence_counts.append(np.fromiter((len(record.get("sentences", ())) for record in batch),
                                                dtype=np.int64, count=len(batch)))
+            weekdays.append(np.fromiter((weekday_mask(record.get("weekdays", ())) for record in batch),
+                                        dtype=np.int64, count=len(batch)))
             chunk_hashes = np.concatenate([hashes[f][-1] for f in _SET_FIELDS])
             unique, first = np.unique(chunk_hashes, return_index=True)
             known_hash.append(unique)
@@ -532,6 +535,7 @@ class _Profiles:
                             if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
         self.weight = {f: m @ self.idf for f, m in self.sets.items()}
         self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
+        self.weekdays = np.concatenate(weekdays) if weekdays else np.zeros(0, dtype=np.int64)  # profile.weekday_mask
 
     def shared(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(IDF sum, count) of the terms each pair shares in ``field``."""
@@ -658,6 +662,10 @@ def _column_log_days_apart(p, a, b, cos, ts):
     return np.log1p(np.nan_to_num(np.abs(ts[a] - ts[b]) / 86400.0, nan=0.0))
 
 
+def _column_weekdays_conflict(p, a, b, cos, ts):
+    return weekdays_conflict(p.weekdays[a], p.weekdays[b]).astype(np.float64)
+
+
 # Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.
 COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "cosine": _column_cosine,
@@ -669,6 +677,7 @@ COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "years_shared": _column_years_shared,
     "years_conflict": _column_years_conflict,
     "log_days_apart": _column_log_days_apart,
+    "weekdays_conflict": _column_weekdays_conflict,
 }
 
 
