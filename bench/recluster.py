@@ -52,6 +52,7 @@ DUPLICATE_SHARE = 0.12
 # ---------------------------------------------------------------------------------------------
 def base_profiles() -> list[dict]:
     """Profiles (JSON form) of every article of the dev sets: the raw material of members."""
+    from storyclust.language import detect_language
     from storyclust.profile import build_profile
 
     out = []
@@ -60,7 +61,8 @@ def base_profiles() -> list[dict]:
             if line.strip():
                 row = json.loads(line)
                 if row.get("text", "").strip():
-                    out.append(build_profile(row.get("title"), row["text"]).to_json())
+                    language = row.get("lang") or detect_language(row["text"])  # as the engine: article_language
+                    out.append(build_profile(row.get("title"), row["text"], language).to_json())
     return out
 
 

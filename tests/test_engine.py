@@ -3,6 +3,7 @@ and scripts, very long texts, and texts without words."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -210,6 +211,12 @@ def test_languages_do_not_mix_in_one_story(engine, mcms):
             assert engine.store.get(match["id"]).lang == engine.store.get(d.id).lang
     assert all(len(langs) == 1 for langs in lang_of_cluster.values()), lang_of_cluster
     assert {lang for langs in lang_of_cluster.values() for lang in langs} >= {"en", "zh"}
+    # Weekdays are read in English only: elsewhere the evidence says unknown (null, not NaN).
+    for d in decisions:
+        json.dumps(d.evidence, allow_nan=False)
+    unread = [d.evidence["best_pair"]["weekdays_conflict"] for d in decisions
+              if engine.store.get(d.id).lang != "en" and "best_pair" in d.evidence]
+    assert unread and all(v is None for v in unread)
 
 
 # --- size ---------------------------------------------------------------------------------------

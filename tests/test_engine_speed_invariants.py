@@ -28,7 +28,8 @@ ODD_TEXTS = ["\U0001F600\U0001F600", "!!! ???", "one", "two words", "<b>x</b>\r\
 
 @pytest.fixture(scope="module")
 def profiles() -> list[Profile]:
-    return [build_profile(r.get("title"), r["text"]) for r in ROWS]
+    # English, and every fifth without a language: weekdays known and unknown (NaN features).
+    return [build_profile(r.get("title"), r["text"], None if i % 5 == 4 else "en") for i, r in enumerate(ROWS)]
 
 
 def test_signature_equals_datasketch():
@@ -84,7 +85,7 @@ def test_feature_matrix_equals_pair_features(profiles):
         expected = [pair_features(mine, my_ts, cosines[k], o, when[k], stats, float(aligned[k]))
                     for k, o in enumerate(others)]
         got = pair_feature_matrix(mine, my_ts, cosines, others, when, stats, aligned)
-        assert np.allclose(got, expected, rtol=0, atol=1e-12)
+        assert np.allclose(got, expected, rtol=0, atol=1e-12, equal_nan=True)
         stats.add(mine.all_terms())  # the counts move between calls, as online
 
 

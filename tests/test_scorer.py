@@ -169,14 +169,17 @@ def test_a_year_in_most_stored_articles_is_no_evidence():
         np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-12)
 
 
-def test_weekdays_are_read_from_the_text_and_stored():
+def test_weekdays_are_read_in_english_and_unknown_elsewhere():
     profile = build_profile("Vote set for Tuesday", "On MONDAY the council met; Friday's session and "
-                            "a sunday rally followed. Mondays are quiet. Sundayville is a town.")
+                            "a sunday rally followed. Mondays are quiet. Sundayville is a town.", "en")
     assert profile.weekdays == {"tuesday", "monday", "friday", "sunday"}
     assert Profile.from_json(json.loads(json.dumps(profile.to_json()))) == profile
+    assert build_profile("A vote", "The council met.", "en").weekdays == frozenset()  # names none
+    # Unknown, not "names none": another language, no language, a profile stored before weekdays.
+    assert build_profile("Undian pada hari Selasa", "Majlis bersidang pada hari Isnin.", "ms").weekdays is None
+    assert build_profile("Vote set for Tuesday", "The council met on Monday.").weekdays is None
     stored_before_weekdays = {k: v for k, v in profile.to_json().items() if k != "weekdays"}
-    assert Profile.from_json(stored_before_weekdays).weekdays == frozenset()
-    assert build_profile("Votación el martes", "El consejo se reunió el lunes.").weekdays == frozenset()
+    assert Profile.from_json(stored_before_weekdays).weekdays is None
 
 
 def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score():
@@ -198,9 +201,9 @@ def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score(
         stats.add_profile(p)
     scorer = PairScorer.load()
 
-    def scores(days_first: set[str], days_others: set[str]) -> list[np.ndarray]:
+    def scores(days_first: set[str], days_others: set[str] | None) -> list[np.ndarray]:
         profiles = [replace(plain[0], weekdays=frozenset(days_first))]
-        profiles += [replace(p, weekdays=frozenset(days_others)) for p in plain[1:]]
+        profiles += [replace(p, weekdays=None if days_others is None else frozenset(days_others)) for p in plain[1:]]
         n = len(profiles)
         cos, align = np.full(n - 1, 0.6), np.full(n - 1, 0.3)
         one = feature_matrix([pair_features(profiles[0], None, 0.6, q, None, stats, 0.3) for q in profiles[1:]])
@@ -210,9 +213,11 @@ def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score(
         return [scorer.score(X) for X in (one, many, job)]
 
     # Per computation (the job aligns sentences itself): naming none, a common day, one side
-    # naming a day, different days.
-    for none, common, one_side, conflict in zip(scores(set(), set()), scores({"friday"}, {"friday", "saturday"}),
-                                                scores({"friday"}, set()), scores({"friday"}, {"monday"})):
+    # naming a day, different days, one side's days unknown (another language).
+    for none, common, one_side, conflict, unknown in zip(
+            scores(set(), set()), scores({"friday"}, {"friday", "saturday"}), scores({"friday"}, set()),
+            scores({"friday"}, {"monday"}), scores({"friday"}, None)):
         np.testing.assert_allclose(common, none, rtol=1e-9)
         np.testing.assert_allclose(one_side, none, rtol=1e-9)
         assert (logit(none) - logit(conflict) > 1.0).all()  # odds divided by more than e
+        assert (conflict < unknown).all() and (unknown < none).all()  # unknown: the feature's mean

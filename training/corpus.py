@@ -14,6 +14,7 @@ import numpy as np
 from storyclust import minhash
 from storyclust.article import Article, ArticleError, parse_article
 from storyclust.config import PROJECT_ROOT, Settings
+from storyclust.language import article_language
 from storyclust.embedding import Encoder, shared_encoder
 from storyclust.engine import embed_text
 from storyclust.profile import Profile, build_profile
@@ -127,6 +128,6 @@ def prepare_set(name: str, encoder: CachedEncoder, settings: Settings | None = N
     sigs, sizes = minhash.signatures([a.text for a in articles], s.num_perm, s.shingle_size)
     return [
         Doc(r, a, str(r["event_id"]), topic_of(name, r), vectors[i], sigs[i], int(sizes[i]),
-            build_profile(a.title, a.text), a.published_ts)
+            build_profile(a.title, a.text, article_language(a)), a.published_ts)
         for i, (r, a) in enumerate(zip(rows, articles))
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -231,9 +232,10 @@ class Engine:
         for a in articles:
             shingle_set = minhash.shingles(a.text, size)
             text = embed_text(a, limit) if embeddings is None else ""
-            parts.append((article_language(a), content_hash(a.text), lead_hash(a.text),
+            language = article_language(a)
+            parts.append((language, content_hash(a.text), lead_hash(a.text),
                           minhash.signature(shingle_set, self.settings.num_perm), len(shingle_set),
-                          build_profile(a.title, a.text), text))
+                          build_profile(a.title, a.text, language), text))
         if embeddings is None:
             started = time.perf_counter()
             embeddings = self.encoder.encode([part[-1] for part in parts])
@@ -491,7 +493,8 @@ class Engine:
         if top:
             best = top[0][1]
             row = rows_by_rowid[best.rowid]
-            evidence["best_pair"] = {"id": best.id, **{f: round(v, 4) for f, v in zip(FEATURES, row)}}
+            # None for a feature not known for the pair (NaN, which JSON cannot carry).
+            evidence["best_pair"] = {"id": best.id, **{f: None if math.isnan(v) else round(v, 4) for f, v in zip(FEATURES, row)}}
         if stories and stories[0]["score"] >= self.threshold:
             return Decision(a.id, stories[0]["cluster_id"], "same_story", None, stories[0]["score"], matches, evidence)
         best_score = stories[0]["score"] if stories else 0.0

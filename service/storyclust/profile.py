@@ -49,8 +49,12 @@ _YEAR = regex.compile(r"^(19|20)\d\d$")
 _FIELDS = ("entities", "numbers", "years", "terms", "title_terms")
 # Weekdays named in the profile's reading, for the "different days" evidence (features): two
 # reports of one event name the day it happened on, two events of one topic mostly different
-# days. English only; in other languages the set stays empty, which is no evidence either way.
+# days. Read in the languages whose names these are; elsewhere (and in profiles stored before
+# weekdays were read) they are unknown, None, not an empty set: naming no day is itself
+# evidence (no conflict), knowing nothing is none.
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAY_LANGUAGES = frozenset({"en"})
+UNKNOWN_WEEKDAYS = -1  # the weekday_mask of unknown weekdays
 _WEEKDAY_BITS = {day: 1 << i for i, day in enumerate(WEEKDAYS)}
 # Sentences for quote/sentence alignment: two reports of one meeting paraphrase the same quotes,
 # so their best-matching sentences share rare words even when the articles overall do not.
@@ -106,18 +110,18 @@ class Profile:
     terms: frozenset[str]
     title_terms: frozenset[str]
     sentences: tuple[tuple[int, ...], ...] = ()  # hashed stems of each sentence
-    weekdays: frozenset[str] = frozenset()  # of WEEKDAYS; empty in profiles stored before them
+    weekdays: frozenset[str] | None = None  # of WEEKDAYS; None where not read
 
     def to_json(self) -> dict:
         data: dict = {k: sorted(getattr(self, k)) for k in _FIELDS}
         data["sentences"] = [list(s) for s in self.sentences]
-        data["weekdays"] = sorted(self.weekdays)
+        data["weekdays"] = None if self.weekdays is None else sorted(self.weekdays)
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Profile":
         return cls(*(frozenset(data.get(k, ())) for k in _FIELDS),
-                   tuple(tuple(s) for s in data.get("sentences", ())), frozenset(data.get("weekdays", ())))
+                   tuple(tuple(s) for s in data.get("sentences", ())), _weekdays_of(data.get("weekdays")))
 
     @cached_property
     def weekday_mask(self) -> int:
@@ -260,9 +264,16 @@ def _stem_bucket(term: str) -> int:
 _STEMS = _Memo(_stem_bucket)
 
 
-def weekday_mask(days: Iterable[str]) -> int:
+def _weekdays_of(stored: list[str] | None) -> frozenset[str] | None:
+    return None if stored is None else frozenset(stored)
+
+
+def weekday_mask(days: Iterable[str] | None) -> int:
     """The days (names in ``WEEKDAYS``) as bits: two profiles name a common day iff their masks
-    share a bit, a test NumPy does for a whole candidate list at once."""
+    share a bit, a test NumPy does for a whole candidate list at once; ``UNKNOWN_WEEKDAYS`` for
+    None."""
+    if days is None:
+        return UNKNOWN_WEEKDAYS
     mask = 0
     for day in days:
         mask |= _WEEKDAY_BITS.get(day, 0)
@@ -300,7 +311,9 @@ def _role(token: str) -> tuple[str, str | None] | None:
 _ROLES = _Memo(_role)
 
 
-def build_profile(title: str | None, text: str) -> Profile:
+def build_profile(title: str | None, text: str, language: str | None = None) -> Profile:
+    """The profile of an article in ``language`` (its weekdays are read in ``WEEKDAY_LANGUAGES``
+    only, unknown elsewhere and where the language is)."""
     body = _tokens(text, _PROFILE_WORDS)
     head = _tokens(title or "")
     tokens = head + body
@@ -318,7 +331,7 @@ def build_profile(title: str | None, text: str) -> Profile:
         elif lower not in lower_seen:
             entities.add(value)
     years = {n for n in numbers if _YEAR.match(n)}
-    weekdays = {_WEEKDAY_OF[t] for t in distinct} - {None}
+    weekdays = frozenset({_WEEKDAY_OF[t] for t in distinct} - {None}) if language in WEEKDAY_LANGUAGES else None
     return Profile(frozenset(entities), frozenset(numbers - years),
                    frozenset(years), frozenset(_content_terms(tokens)), frozenset(_content_terms(head)),
-                   _sentences(text), frozenset(weekdays))
+                   _sentences(text), weekdays)

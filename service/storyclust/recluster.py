@@ -491,7 +491,7 @@ class _Profiles:
             stem_counts.append(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)))
             sentence_counts.append(np.fromiter((len(record.get("sentences", ())) for record in batch),
                                                dtype=np.int64, count=len(batch)))
-            weekdays.append(np.fromiter((weekday_mask(record.get("weekdays", ())) for record in batch),
+            weekdays.append(np.fromiter((weekday_mask(record.get("weekdays")) for record in batch),
                                         dtype=np.int64, count=len(batch)))
             chunk_hashes = np.concatenate([hashes[f][-1] for f in _SET_FIELDS])
             unique, first = np.unique(chunk_hashes, return_index=True)
@@ -663,7 +663,7 @@ def _column_log_days_apart(p, a, b, cos, ts):
 
 
 def _column_weekdays_conflict(p, a, b, cos, ts):
-    return weekdays_conflict(p.weekdays[a], p.weekdays[b]).astype(np.float64)
+    return weekdays_conflict(p.weekdays[a], p.weekdays[b])
 
 
 # Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.

@@ -91,10 +91,12 @@ class PairScorer:
         }
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
-        """P(same story) for each row of a feature matrix."""
+        """P(same story) for each row of a feature matrix. A feature not known for a pair (NaN:
+        weekdays in a language they are not read in) counts as its mean, which is no evidence
+        either way in a linear model."""
         if len(matrix) == 0:
             return np.zeros(0)
-        z = ((matrix - self.mean) / self.scale) @ self.weights + self.bias
+        z = np.nan_to_num((matrix - self.mean) / self.scale, nan=0.0) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
     @property
