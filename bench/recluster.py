@@ -52,7 +52,8 @@ DUPLICATE_SHARE = 0.12
 # ---------------------------------------------------------------------------------------------
 def base_profiles() -> list[dict]:
     """Profiles (JSON form) of every article of the dev sets: the raw material of members."""
-    from storyclust.language import detect_language
+    from storyclust.article import parse_article
+    from storyclust.language import article_language
     from storyclust.profile import build_profile
 
     out = []
@@ -61,7 +62,7 @@ def base_profiles() -> list[dict]:
             if line.strip():
                 row = json.loads(line)
                 if row.get("text", "").strip():
-                    language = row.get("lang") or detect_language(row["text"])  # as the engine: article_language
+                    language = article_language(parse_article(row))  # as the engine reads it
                     out.append(build_profile(row.get("title"), row["text"], language).to_json())
     return out
 

@@ -312,8 +312,8 @@ _ROLES = _Memo(_role)
 
 
 def build_profile(title: str | None, text: str, language: str | None = None) -> Profile:
-    """The profile of an article in ``language`` (its weekdays are read in ``WEEKDAY_LANGUAGES``
-    only, unknown elsewhere and where the language is)."""
+    """The profile of an article in ``language``: its weekdays are read in ``WEEKDAY_LANGUAGES``
+    only, and unknown (None) in another language or where the language is not known."""
     body = _tokens(text, _PROFILE_WORDS)
     head = _tokens(title or "")
     tokens = head + body
