@@ -14,9 +14,9 @@ import numpy as np
 from storyclust import minhash
 from storyclust.article import Article, ArticleError, parse_article
 from storyclust.config import PROJECT_ROOT, Settings
-from storyclust.language import article_language
 from storyclust.embedding import Encoder, shared_encoder
 from storyclust.engine import embed_text
+from storyclust.language import article_language
 from storyclust.profile import Profile, build_profile
 
 SHARED = Path(os.environ.get("STORYCLUST_SHARED", PROJECT_ROOT.parent / "shared"))
