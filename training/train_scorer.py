@@ -65,13 +65,13 @@ THRESHOLD = 0.5
 # joins (tests/test_recluster.py, 600 AllSides articles: B3 0.828 -> 0.814).
 RECLUSTER_THRESHOLD = 0.3
 # The pair score below which the second stage may only lower a score (PairScorer.gate). With the
-# job at 0.35 (before it was kept at 0.3, above), out-of-fold: gate 0.25: 0.895 / 0.802 / 0.961 / 1.000; 0.3: 0.892 / 0.799 / 0.961 /
-# 1.000. Chosen before the weekday feature on the job's out-of-fold scored pairs, job at 0.3,
-# ECB+ / AllSides / Clust-McMs en: gate 0.3: 0.894 / 0.784 / 0.952; 0.25: 0.894 / 0.789 / 0.961;
-# 0.2: 0.894 / 0.791 / 0.961; 0: 0.894 / 0.794 / 0.955. Below 0.25 the gain is small and two
-# articles that are only each other's nearest (a sparse store, a story told once) link from ever
-# lower pair scores; before the stage was kept to its languages, a gate of 0.2 dropped
-# Clust-McMs Chinese from 0.967 to 0.901.
+# job at 0.35 (before it was kept at 0.3, above), out-of-fold: gate 0.25: 0.895 / 0.802 / 0.961 /
+# 1.000; 0.3: 0.892 / 0.799 / 0.961 / 1.000. Chosen before the weekday feature on the job's
+# out-of-fold scored pairs, job at 0.3, ECB+ / AllSides / Clust-McMs en: gate 0.3: 0.894 / 0.784 /
+# 0.952; 0.25: 0.894 / 0.789 / 0.961; 0.2: 0.894 / 0.791 / 0.961; 0: 0.894 / 0.794 / 0.955. Below
+# 0.25 the gain is small and two articles that are only each other's nearest (a sparse store, a
+# story told once) link from ever lower pair scores; before the stage was kept to its languages, a
+# gate of 0.2 dropped Clust-McMs Chinese from 0.967 to 0.901.
 JOB_GATE = 0.25
 # A language holding at least this share of a set's articles is one the second stage is fitted
 # on (PairScorer.job_languages); a few misdetected articles do not make it another language's.
