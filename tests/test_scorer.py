@@ -21,7 +21,7 @@ def test_shipped_artifact_matches_the_code():
     # More evidence never lowers the score: every feature but the conflicts and the day gap has
     # a positive weight.
     negative = {f for f, w in zip(FEATURES, scorer.weights) if w < 0}
-    assert negative == {"years_conflict", "log_days_apart", "weekdays_conflict"}
+    assert negative == {"years_conflict", "log_days_apart", "weekdays_conflict", "headline_numbers_conflict"}
 
 
 def test_dates_only_ever_lower_a_score():
@@ -221,3 +221,56 @@ def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score(
         np.testing.assert_allclose(one_side, none, rtol=1e-9)
         assert (logit(none) - logit(conflict) > 1.0).all()  # odds divided by more than e
         assert (conflict < unknown).all() and (unknown < none).all()  # unknown: the feature's mean
+
+
+def test_headline_figures_are_read_as_mantissas_and_unknown_in_old_profiles():
+    profile = build_profile("Jobless claims fall to 719K; 2 states report, 2021 low, 6.6 million out",
+                            "Some 719,000 people filed in 2021, after 6,600,000 in April.", "en")
+    assert profile.headline_numbers == {"719", "66"}  # not "2" (one digit) nor 2021 (a year)
+    assert {"719", "66"} <= profile.number_mantissas
+    assert Profile.from_json(json.loads(json.dumps(profile.to_json()))) == profile
+    assert build_profile("Claims fall", "Some 719,000 filed.", "en").headline_numbers == frozenset()
+    stored_before = {k: v for k, v in profile.to_json().items() if k != "headline_numbers"}
+    assert Profile.from_json(stored_before).headline_numbers is None
+
+
+def test_different_headline_figures_lower_the_score():
+    """Two weeks of a recurring statistic headline different figures; reports of one event
+    headline its figure and the others name it somewhere. On real AllSides reports of weekly
+    jobless claims (778,000 one week, 853,000 another): the conflict fires, lowers the pair's
+    score, and the online features, their vectorised form and the nightly job's agree. A report
+    that names the other's figure in its body, a headline without a figure and an old profile
+    (unknown, read as the feature's mean) do not conflict."""
+    from dataclasses import replace
+
+    from conftest import load_dataset
+
+    from storyclust import recluster
+    from storyclust.features import headline_numbers_conflict, pair_feature_matrix
+
+    rows = {r["id"]: r for r in load_dataset("allsides-train") if r["event_id"] in ("neus-train-68", "neus-train-91")}
+    week_a = next(r for r in rows.values() if "778,000" in r["title"])
+    week_b = next(r for r in rows.values() if "853,000" in r["title"])
+    profiles = {k: build_profile(r["title"], r["text"], "en") for k, r in (("a", week_a), ("b", week_b))}
+    assert headline_numbers_conflict(profiles["a"], profiles["b"]) == 1.0
+    stats = TermStats()
+    for r in rows.values():
+        stats.add_profile(build_profile(r["title"], r["text"], "en"))
+    scorer = PairScorer.load()
+    names_it = replace(profiles["b"], numbers=profiles["b"].numbers | {"778000"})
+    no_figure = replace(profiles["b"], headline_numbers=frozenset())
+    unknown = replace(profiles["b"], headline_numbers=None)
+    others = [profiles["b"], names_it, no_figure, unknown]
+    n = len(others)
+    cos, align = np.full(n, 0.7), np.full(n, 0.2)
+    one = feature_matrix([pair_features(profiles["a"], None, 0.7, q, None, stats, 0.2) for q in others])
+    many = pair_feature_matrix(profiles["a"], None, cos, others, [None] * n, stats, align)
+    table = recluster._Profiles([p.to_json() for p in [profiles["a"], *others]], dict(stats.df), stats.docs)
+    job = recluster.feature_rows(table, np.zeros(n, dtype=np.int64), np.arange(1, n + 1), cos, np.full(n + 1, np.nan))
+    column = FEATURES.index("headline_numbers_conflict")
+    for X in (one, many, job):
+        np.testing.assert_array_equal(X[:, column], [1.0, 0.0, 0.0, np.nan])
+    for conflict, named, none, old in (scorer.score(X) for X in (one, many)):
+        assert logit(none) - logit(conflict) > 1.0  # odds divided by more than e
+        assert conflict < old < none  # unknown: the feature's mean
+        assert named > conflict

@@ -50,7 +50,7 @@ from .alignment import concatenated_ranges
 from .article import parse_published
 from .features import FEATURES, weekdays_conflict
 from .neighbourhood import margins, nearest_cosines
-from .profile import STEM_BUCKETS, sentence_buckets, weekday_mask
+from .profile import STEM_BUCKETS, number_mantissa, sentence_buckets, weekday_mask
 from .store import select_in
 from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
 
@@ -450,6 +450,7 @@ def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
 # 3. Edge scores: the online pair features, vectorised over many pairs
 # --------------------------------------------------------------------------------------------
 _SET_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
+_LOW32 = 0xFFFFFFFF  # headline figures are compared by the low 32 bits of their hash, keyed by row
 
 
 class _Profiles:
@@ -471,13 +472,24 @@ class _Profiles:
         stem_counts: list[np.ndarray] = []
         sentence_counts: list[np.ndarray] = []
         weekdays: list[np.ndarray] = []
+        headline_known: list[bool] = []
+        headline_counts: list[int] = []
+        headline_hashes: list[int] = []
+        number_keys: list[int] = []
         known_hash: list[np.ndarray] = []
         known_df: list[np.ndarray] = []
         rows = 0
         iterator = iter(records)
         while batch := list(islice(iterator, chunk)):
-            rows += len(batch)
             batch = [record or {} for record in batch]
+            for row, record in enumerate(batch, start=rows):
+                headline = record.get("headline_numbers")  # as profile.Profile.from_json
+                headline_known.append(headline is not None)
+                headline_counts.append(len(headline or ()))
+                headline_hashes.extend(hash(m) & _LOW32 for m in headline or ())
+                number_keys.extend((row << 32) | (hash(m) & _LOW32)
+                                   for m in set(map(number_mantissa, record.get("numbers", ()))) if m)
+            rows += len(batch)
             everything = []
             for f in _SET_FIELDS:
                 values = [record.get(f, ()) for record in batch]
@@ -536,6 +548,28 @@ class _Profiles:
         self.weight = {f: m @ self.idf for f, m in self.sets.items()}
         self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
         self.weekdays = np.concatenate(weekdays) if weekdays else np.zeros(0, dtype=np.int64)  # profile.weekday_mask
+        # Headline figures (features.headline_numbers_conflict): each row's title mantissas as
+        # 32-bit hashes (CSR), and every (row, mantissa hash) of its numbers as one sorted key.
+        self.headline_known = np.array(headline_known, dtype=bool)
+        self.headline_ptr = np.concatenate(([0], np.cumsum(headline_counts, dtype=np.int64)))
+        self.headline_hashes = np.array(headline_hashes, dtype=np.int64)
+        self.number_keys = np.sort(np.array(number_keys, dtype=np.int64))
+
+    def names_headline_figure(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Whether row b[i] names any figure of row a[i]'s title."""
+        counts = self.headline_ptr[a + 1] - self.headline_ptr[a]
+        pair = np.repeat(np.arange(len(a)), counts)
+        first = np.repeat(self.headline_ptr[a] - np.cumsum(counts) + counts, counts)
+        keys = (b[pair] << 32) | self.headline_hashes[first + np.arange(len(pair))]
+        at = np.minimum(np.searchsorted(self.number_keys, keys), max(len(self.number_keys) - 1, 0))
+        found = self.number_keys[at] == keys if len(self.number_keys) else np.zeros(len(keys), dtype=bool)
+        return np.bincount(pair[found], minlength=len(a)) > 0
+
+    def headline_numbers_conflict(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:func:`features.headline_numbers_conflict` of row pairs."""
+        carries = (self.headline_ptr[1:] - self.headline_ptr[:-1]) > 0
+        conflict = carries[a] & carries[b] & ~self.names_headline_figure(a, b) & ~self.names_headline_figure(b, a)
+        return np.where(self.headline_known[a] & self.headline_known[b], conflict.astype(np.float64), np.nan)
 
     def shared(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(IDF sum, count) of the terms each pair shares in ``field``."""
@@ -666,6 +700,10 @@ def _column_weekdays_conflict(p, a, b, cos, ts):
     return weekdays_conflict(p.weekdays[a], p.weekdays[b])
 
 
+def _column_headline_numbers_conflict(p, a, b, cos, ts):
+    return p.headline_numbers_conflict(a, b)
+
+
 # Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.
 COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "cosine": _column_cosine,
@@ -678,6 +716,7 @@ COLUMNS: dict[str, Callable[..., np.ndarray]] = {
     "years_conflict": _column_years_conflict,
     "log_days_apart": _column_log_days_apart,
     "weekdays_conflict": _column_weekdays_conflict,
+    "headline_numbers_conflict": _column_headline_numbers_conflict,
 }
 
 
