@@ -43,9 +43,10 @@ better; spaCy's DATE entities (which add "yesterday", "this week", ...) less wel
 0.865 / 0.981), at the cost of running its NER.
 Headline figures are a conflict only, too: both titles carry a figure (two digits or more, not
 a year) and no figure of either title appears anywhere in the other report (compared as
-mantissas: ``profile.number_mantissa``; in a profile stored before them they are unknown: NaN). Reports of one event headline its figure (a toll, a sum, a score)
-and the others name it somewhere; a recurring statistic's other weeks headline other figures:
-AllSides' weekly jobless claims (778,000 against 853,000) were its largest wrong merge. Of the
+mantissas: ``profile.number_mantissa``; unknown, NaN, in a profile stored before them). Reports
+of one event headline its figure (a toll, a sum, a score) and the others name it somewhere; a
+recurring statistic's other weeks headline other figures: AllSides' weekly jobless claims
+(778,000 against 853,000) were its largest wrong merge. Of the
 candidate pairs with such a conflict (4.1% / 2.8% / 0.8% of them) 15% (ECB+), 1.3% (AllSides)
 and 0% (Clust-McMs) are one story, against 50% / 6.9% / 3.9% of the rest; leave-one-set-out pair
 AUC 0.880 / 0.877 / 0.979 -> 0.882 / 0.879 / 0.980 (2026-11-30): few pairs, but in every set.

@@ -261,9 +261,9 @@ def _headline_numbers(head: list[str]) -> frozenset[str]:
     """Mantissas of the figures in the title's tokens: numbers of ``_HEADLINE_NUMBER_DIGITS`` or
     more digits that are not years."""
     out = set()
-    for token in head:
-        number = _number(token)
-        if number and not _YEAR.match(number) and len(number.replace(".", "").replace(":", "")) >= _HEADLINE_NUMBER_DIGITS:
+    for number in filter(None, map(_number, head)):
+        digits = number.replace(".", "").replace(":", "")
+        if len(digits) >= _HEADLINE_NUMBER_DIGITS and not _YEAR.match(number):
             out.add(number_mantissa(number))
     out.discard("")
     return frozenset(out)

@@ -453,6 +453,11 @@ _SET_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
 _LOW32 = 0xFFFFFFFF  # headline figures are compared by the low 32 bits of their hash, keyed by row
 
 
+def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+    """The chunks' arrays as one (empty of ``dtype`` for no chunks)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
 class _Profiles:
     """The profiles of some nodes as sparse term-incidence matrices (one per field, rows =
     nodes) and a sentence/stem incidence list, with the IDF weights the online features use.
@@ -472,23 +477,24 @@ class _Profiles:
         stem_counts: list[np.ndarray] = []
         sentence_counts: list[np.ndarray] = []
         weekdays: list[np.ndarray] = []
-        headline_known: list[bool] = []
-        headline_counts: list[int] = []
-        headline_hashes: list[int] = []
-        number_keys: list[int] = []
+        headline_known: list[np.ndarray] = []
+        headline_counts: list[np.ndarray] = []
+        headline_hashes: list[np.ndarray] = []
+        number_keys: list[np.ndarray] = []
         known_hash: list[np.ndarray] = []
         known_df: list[np.ndarray] = []
         rows = 0
         iterator = iter(records)
         while batch := list(islice(iterator, chunk)):
             batch = [record or {} for record in batch]
-            for row, record in enumerate(batch, start=rows):
-                headline = record.get("headline_numbers")  # as profile.Profile.from_json
-                headline_known.append(headline is not None)
-                headline_counts.append(len(headline or ()))
-                headline_hashes.extend(hash(m) & _LOW32 for m in headline or ())
-                number_keys.extend((row << 32) | (hash(m) & _LOW32)
-                                   for m in set(map(number_mantissa, record.get("numbers", ()))) if m)
+            headlines = [record.get("headline_numbers") for record in batch]  # None: unknown
+            headline_known.append(np.array([h is not None for h in headlines], dtype=bool))
+            headline_counts.append(np.array([len(h or ()) for h in headlines], dtype=np.int64))
+            headline_hashes.append(np.array([hash(m) & _LOW32 for h in headlines for m in h or ()], dtype=np.int64))
+            number_keys.append(np.array([(row << 32) | (hash(m) & _LOW32)
+                                         for row, record in enumerate(batch, start=rows)
+                                         for m in set(map(number_mantissa, record.get("numbers", ()))) if m],
+                                        dtype=np.int64))
             rows += len(batch)
             everything = []
             for f in _SET_FIELDS:
@@ -550,10 +556,10 @@ class _Profiles:
         self.weekdays = np.concatenate(weekdays) if weekdays else np.zeros(0, dtype=np.int64)  # profile.weekday_mask
         # Headline figures (features.headline_numbers_conflict): each row's title mantissas as
         # 32-bit hashes (CSR), and every (row, mantissa hash) of its numbers as one sorted key.
-        self.headline_known = np.array(headline_known, dtype=bool)
-        self.headline_ptr = np.concatenate(([0], np.cumsum(headline_counts, dtype=np.int64)))
-        self.headline_hashes = np.array(headline_hashes, dtype=np.int64)
-        self.number_keys = np.sort(np.array(number_keys, dtype=np.int64))
+        self.headline_known = _joined(headline_known, bool)
+        self.headline_ptr = np.concatenate(([0], np.cumsum(_joined(headline_counts, np.int64))))
+        self.headline_hashes = _joined(headline_hashes, np.int64)
+        self.number_keys = np.sort(_joined(number_keys, np.int64))
 
     def names_headline_figure(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Whether row b[i] names any figure of row a[i]'s title."""
