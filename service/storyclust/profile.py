@@ -250,11 +250,16 @@ def _number(token: str) -> str | None:
     return digits.replace(",", "")
 
 
+def _digits(number: str) -> str:
+    """The digits of a number as :func:`_number` gives it (commas already gone), without "." and ":"."""
+    return number.replace(".", "").replace(":", "")
+
+
 def number_mantissa(number: str) -> str:
     """The digits of a number without separators and outer zeros: "719,000" (read as "719000"),
     "719" (of "719K") and "0.719" all give "719"; "3.2" (million) and "3200000" give "32". Two
     different figures rarely share one; "" for zero."""
-    return number.replace(".", "").replace(":", "").strip("0")
+    return _digits(number).strip("0")
 
 
 def _headline_numbers(head: list[str]) -> frozenset[str]:
@@ -262,8 +267,7 @@ def _headline_numbers(head: list[str]) -> frozenset[str]:
     more digits that are not years."""
     out = set()
     for number in filter(None, map(_number, head)):
-        digits = number.replace(".", "").replace(":", "")
-        if len(digits) >= _HEADLINE_NUMBER_DIGITS and not _YEAR.match(number):
+        if len(_digits(number)) >= _HEADLINE_NUMBER_DIGITS and not _YEAR.match(number):
             out.add(number_mantissa(number))
     out.discard("")
     return frozenset(out)

@@ -516,12 +516,12 @@ class _Profiles:
             known_hash.append(unique)
             known_df.append(np.fromiter((df.get(everything[i], 0) for i in first.tolist()), dtype=np.float64,
                                         count=len(first)))
-        all_hashes = np.concatenate(known_hash) if known_hash else np.zeros(0, dtype=np.int64)
+        all_hashes = _joined(known_hash, np.int64)
         term_hash, first = np.unique(all_hashes, return_index=True)
         term_df = np.concatenate(known_df)[first] if len(first) else np.zeros(0)
         self.sets = {}
         for f in _SET_FIELDS:
-            field_hashes = np.concatenate(hashes[f]) if hashes[f] else np.zeros(0, dtype=np.int64)
+            field_hashes = _joined(hashes[f], np.int64)
             ids = np.searchsorted(term_hash, field_hashes)
             indptr = np.concatenate(([0], np.cumsum(np.concatenate(lengths[f]) if lengths[f] else [], dtype=np.int64)))
             matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
@@ -541,9 +541,9 @@ class _Profiles:
                 stem_df[int(term[1:])] = n
         self.stem_idf = log_docs - np.log1p(stem_df)
         self.stem_idf[stem_df > common_limit(docs, BOILERPLATE_SHARE)] = 0.0  # as alignment.sentence_alignment
-        self.stems = np.concatenate(stems) if stems else np.zeros(0, dtype=np.int64)
-        stem_counts = np.concatenate(stem_counts) if stem_counts else np.zeros(0, dtype=np.int64)
-        sentence_counts = np.concatenate(sentence_counts) if sentence_counts else np.zeros(0, dtype=np.int64)
+        self.stems = _joined(stems, np.int64)
+        stem_counts = _joined(stem_counts, np.int64)
+        sentence_counts = _joined(sentence_counts, np.int64)
         self.stem_ptr = np.concatenate(([0], np.cumsum(stem_counts, dtype=np.int64)))
         self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
         sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
@@ -553,11 +553,12 @@ class _Profiles:
                             if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
         self.weight = {f: m @ self.idf for f, m in self.sets.items()}
         self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
-        self.weekdays = np.concatenate(weekdays) if weekdays else np.zeros(0, dtype=np.int64)  # profile.weekday_mask
+        self.weekdays = _joined(weekdays, np.int64)  # profile.weekday_mask
         # Headline figures (features.headline_numbers_conflict): each row's title mantissas as
         # 32-bit hashes (CSR), and every (row, mantissa hash) of its numbers as one sorted key.
         self.headline_known = _joined(headline_known, bool)
         self.headline_ptr = np.concatenate(([0], np.cumsum(_joined(headline_counts, np.int64))))
+        self.headline_carried = np.diff(self.headline_ptr) > 0  # the row's title has a figure
         self.headline_hashes = _joined(headline_hashes, np.int64)
         self.number_keys = np.sort(_joined(number_keys, np.int64))
 
@@ -573,8 +574,8 @@ class _Profiles:
 
     def headline_numbers_conflict(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """:func:`features.headline_numbers_conflict` of row pairs."""
-        carries = (self.headline_ptr[1:] - self.headline_ptr[:-1]) > 0
-        conflict = carries[a] & carries[b] & ~self.names_headline_figure(a, b) & ~self.names_headline_figure(b, a)
+        carried = self.headline_carried
+        conflict = carried[a] & carried[b] & ~self.names_headline_figure(a, b) & ~self.names_headline_figure(b, a)
         return np.where(self.headline_known[a] & self.headline_known[b], conflict.astype(np.float64), np.nan)
 
     def shared(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
