@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -409,16 +410,66 @@ def test_job_refuses_a_stale_snapshot(engine, monkeypatch):
 
 
 def test_dense_and_sparse_linkage_agree():
-    """Small components use SciPy on a dense matrix, giant ones a sparse heap: same result."""
+    """Small components use SciPy on a dense matrix, giant ones a sparse heap: same result, with
+    and without undoing loose merges. Groups of four score 0.75-1 inside; random pairs 0-1."""
     rng = np.random.default_rng(3)
-    a, b = rng.integers(0, 120, 700), rng.integers(0, 120, 700)
+    group = np.arange(120) // 4
+    i, j = np.triu_indices(120, 1)
+    a = np.concatenate([rng.integers(0, 120, 1500), i[group[i] == group[j]]])
+    b = np.concatenate([rng.integers(0, 120, 1500), j[group[i] == group[j]]])
     keep = a < b
     key, first = np.unique(a[keep] * 120 + b[keep], return_index=True)
     a, b = a[keep][first], b[keep][first]
-    s = rng.uniform(0, 1, len(a))
-    dense = average_linkage(120, a, b, s, 0.3, dense_limit=1000)
-    sparse_ = average_linkage(120, a, b, s, 0.3, dense_limit=0)
-    assert np.array_equal(dense, sparse_) and len(set(dense.tolist())) > 1
+    s = np.where(group[a] == group[b], rng.uniform(0.75, 1, len(a)), rng.uniform(0, 1, len(a)))
+    stories = []
+    for split_ratio in (0.0, 0.9):
+        dense = average_linkage(120, a, b, s, 0.3, dense_limit=1000, split_ratio=split_ratio)
+        sparse_ = average_linkage(120, a, b, s, 0.3, dense_limit=0, split_ratio=split_ratio)
+        assert np.array_equal(dense, sparse_)
+        stories.append(len(set(dense.tolist())))
+    assert 1 < stories[0] < stories[1]
+
+
+def test_split_undoes_only_merges_of_groups_tighter_inside_than_across():
+    """Two triangles of 0.9 joined by cross scores averaging 0.33: average linkage at 0.3 merges
+    them; at split_ratio 0.44 the merge is undone (0.33 < 0.44 x 0.9). Looser triangles (0.55
+    inside, 0.33 across: ratio 0.61) and a single article joining a group stay merged."""
+    pairs = [(0, 1), (0, 2), (1, 2), (3, 4), (3, 5), (4, 5)]
+    across = [(x, y, 0.5) for x, y in ((0, 3), (1, 4), (2, 5), (0, 4), (1, 5), (2, 3))]  # 3.0 / 9 pairs
+    tight, loose = [(x, y, 0.9) for x, y in pairs], [(x, y, 0.55) for x, y in pairs]
+    lone = [(0, 1, 0.9), (0, 2, 0.9), (1, 2, 0.9), (0, 3, 0.5), (1, 3, 0.5)]  # 3 joins at 0.33
+    for edges, n, stories in ((tight + across, 6, 2), (loose + across, 6, 1), (lone, 4, 1)):
+        a, b, s = (np.array(column) for column in zip(*edges))
+        assert len(set(average_linkage(n, a, b, s, 0.3).tolist())) == 1
+        assert len(set(average_linkage(n, a, b, s, 0.3, split_ratio=0.44).tolist())) == stories
+
+
+def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, encoder):
+    """ECB+ topics 29 and 12: the Colts clinching a playoff berth in two seasons (beating the
+    Jaguars 31-24, and the Chiefs 20-13), and the Indian navy's pirate captures of 2008 and 2011.
+    With the job's threshold lowered to 0.15, plain average linkage puts both Colts seasons in
+    one story; undoing merges of groups much tighter inside than across keeps every event apart,
+    without cutting any event more than plain linkage does."""
+    rows = [r for r in load_dataset("ecbplus-dev") if r["event_id"].split("_")[0] in ("12", "29")]
+    engine = Engine(Settings(data_dir=tmp_path / "data", recluster_threshold=0.15), encoder=encoder)
+    engine.ingest([parse_article(r) for r in rows])
+
+    def events_per_story(split_ratio: float) -> list[dict[str, int]]:
+        lines = run_recluster(engine, config=ReclusterConfig(split_ratio=split_ratio)).lines
+        story = {line["id"]: line["cluster_id"] for line in lines}
+        events: dict[str, Counter] = defaultdict(Counter)
+        for r in rows:
+            events[story[r["id"]]][r["event_id"]] += 1
+        return sorted(events.values(), key=lambda c: -c.total())
+
+    try:
+        plain, split = events_per_story(0.0), events_per_story(0.44)
+    finally:
+        engine.store.close()
+    assert {"29_ecb", "29_ecbplus"} in [set(events) for events in plain]  # both seasons in one story
+    assert all(len(events) == 1 for events in split)
+    largest = {e: max(c[e] for c in split) for e in ("12_ecb", "12_ecbplus", "29_ecb", "29_ecbplus")}
+    assert largest == {e: max(c[e] for c in plain) for e in largest}
 
 
 def _toy_snapshot(fixed: list[int]) -> recluster._Snapshot:
