@@ -232,8 +232,8 @@ def test_sigkill_inside_the_write_leaves_the_previous_clustering(engine, encoder
     fresh = Engine(engine.settings, encoder=encoder)
     try:
         assert state(fresh) == before
-        report = run_recluster(fresh)
-        assert report.summary()["counts"]["moved_articles"] > 0
+        counts = run_recluster(fresh).summary()["counts"]  # and the job still has its work to do
+        assert counts["merges"] + counts["moved_articles"] > 0
     finally:
         fresh.store.close()
 
