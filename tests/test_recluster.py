@@ -28,6 +28,7 @@ from storyclust.evaluation import score
 from storyclust.features import FEATURES, pair_features, sentence_alignment
 from storyclust.profile import Profile
 from storyclust.recluster import ReclusterConfig, average_linkage, feature_rows, id_stability, run_recluster
+from storyclust.scorer import PairScorer
 from storyclust.term_stats import TermStats
 
 def _accepted(row: dict) -> bool:
@@ -142,8 +143,9 @@ def test_the_neighbour_margin_raises_the_jobs_quality(online_dir, tmp_path, enco
 def test_the_margin_stage_reads_only_the_languages_it_was_fitted_on(tmp_path, encoder):
     """The second stage is fitted on English pairs; under the English model, Malay articles'
     neighbours are poor company and the margin misleads (README, Other languages). On
-    Clust-McMs's Malay reports the job therefore scores every pair as the plain pair scorer
-    does, to the last digit of each article's score, unlike a stage read in every language."""
+    Clust-McMs's Malay reports the job therefore scores every pair as a scorer without the
+    stage does, to the last digit of each article's score, unlike a stage read in every
+    language."""
     rows = load_dataset("clustmcms-dev", lang="ms")
 
     def job_lines(name: str, scorer_change: dict) -> dict[str, tuple[str, float]]:
@@ -159,6 +161,32 @@ def test_the_margin_stage_reads_only_the_languages_it_was_fitted_on(tmp_path, en
     english_only = job_lines("english-only", {})
     assert english_only == job_lines("plain", {"job_weights": (1.0, 0.0), "job_bias": 0.0})
     assert english_only != job_lines("every", {"job_languages": None})
+
+
+def test_pairs_the_stage_does_not_read_keep_the_plain_scores_threshold(tmp_path, encoder):
+    """The job's threshold (0.25) is set for second-stage scores; pairs the stage does not read
+    keep their plain pair score, which needs 0.3 (``PairScorer.plain_job_score``). On
+    Clust-McMs's Malay reports, read at 0.25 unshifted, the job joins reports of different
+    stories that the shift keeps apart."""
+    rows = load_dataset("clustmcms-dev", lang="ms")
+    gold = [r["event_id"] if r["event_id"] != "dev:166" else r["id"] for r in rows]  # 166: unrelated reports
+
+    def job_b3(name: str, plain_recluster_threshold: float | None) -> dict:
+        engine = Engine(Settings(data_dir=tmp_path / name), encoder=encoder)
+        try:
+            engine.scorer = dataclasses.replace(engine.scorer, plain_recluster_threshold=plain_recluster_threshold)
+            engine.ingest([parse_article(r) for r in rows])
+            story = {line["id"]: line["cluster_id"] for line in run_recluster(engine).lines}
+            return score(gold, [story[r["id"]] for r in rows])
+        finally:
+            engine.store.close()
+
+    scorer = PairScorer.load()
+    assert (scorer.recluster_threshold, scorer.plain_recluster_threshold) == (0.25, 0.3)
+    assert scorer.plain_job_score(np.array([0.3]))[0] == pytest.approx(0.25)
+    shifted, unshifted = job_b3("shifted", 0.3), job_b3("unshifted", None)
+    assert shifted["b3_precision"] > unshifted["b3_precision"]
+    assert shifted["b3_f1"] > unshifted["b3_f1"]
 
 
 def test_second_run_changes_nothing(engine):

@@ -71,8 +71,15 @@ THRESHOLD = 0.5
 # merge, and it rejoins more of an unseen kind's fragments. Job graphs captured at each threshold
 # (out-of-fold ECB+ / AllSides / Clust-McMs en, then held-out scorer, split 0.44): 0.22: 0.918 /
 # 0.807 / 0.960, 0.859 / 0.801 / 0.956; 0.26: 0.915 / 0.808 / 0.960, 0.853 / 0.805 / 0.956; 0.3:
-# 0.911 / 0.806 / 0.960, 0.819 / 0.806 / 0.956. 0.25 lies between, level with the gate.
+# 0.911 / 0.806 / 0.960, 0.819 / 0.806 / 0.956. 0.25, between them and level with the gate, on
+# bench/accuracy.py: 0.917 / 0.807 / 0.960 / 1.000 (AllSides' pair F1 0.582 -> 0.544: a story of
+# undated weekly jobless-claims reports grows from 46 to 65 articles; README, Accuracy).
 RECLUSTER_THRESHOLD = 0.25
+# The job's threshold for pairs its second stage does not read (other languages: their plain pair
+# scores; PairScorer.plain_job_score). 0.3 was chosen for plain scores before the stage existed
+# (above), and `storyclust cluster` on all of Clust-McMs with plain pairs at 0.25 or 0.28 joined
+# unrelated Chinese reports (B3 0.982 -> 0.967), at 0.25 Malay ones (0.918 -> 0.901).
+PLAIN_RECLUSTER_THRESHOLD = 0.3
 # The pair score below which the second stage may only lower a score (PairScorer.gate). With the
 # job at 0.35 (before it was kept at 0.3, above), out-of-fold: gate 0.25: 0.895 / 0.802 / 0.961 /
 # 1.000; 0.3: 0.892 / 0.799 / 0.961 / 1.000. Chosen before the weekday feature on the job's
@@ -220,7 +227,8 @@ def _fit_job_stage(tables: Sequence[PairTable]) -> tuple[tuple[float, float], fl
 
 def fit(tables: Sequence[tuple[np.ndarray, np.ndarray]], version: str | None = None,
         threshold: float = THRESHOLD, recluster_threshold: float = RECLUSTER_THRESHOLD,
-        embedding_model: str | None = None, dim: int | None = None, job_gate: float = JOB_GATE) -> PairScorer:
+        embedding_model: str | None = None, dim: int | None = None, job_gate: float = JOB_GATE,
+        plain_recluster_threshold: float = PLAIN_RECLUSTER_THRESHOLD) -> PairScorer:
     """The first stage on all tables, and the job's second stage where every table is a
     :class:`PairTable` (plain (features, labels) tables leave it the identity), for the tables'
     languages."""
@@ -229,10 +237,12 @@ def fit(tables: Sequence[tuple[np.ndarray, np.ndarray]], version: str | None = N
         scorer.job_weights, scorer.job_bias = _fit_job_stage(tables)
         scorer.job_gate = job_gate
         scorer.job_languages = tuple(sorted(frozenset().union(*(t.languages for t in tables))))
+        scorer.plain_recluster_threshold = plain_recluster_threshold
     scorer.threshold, scorer.recluster_threshold = threshold, recluster_threshold
     # The version names everything that decides: weights and thresholds.
     parameters = np.concatenate([scorer.weights, [scorer.bias], scorer.job_weights, [scorer.job_bias],
-                                 [threshold, recluster_threshold, scorer.gate]])
+                                 [threshold, recluster_threshold, scorer.gate,
+                                  scorer.plain_recluster_threshold or recluster_threshold]])
     digest = hashlib.sha1(parameters.tobytes()).hexdigest()[:8]
     scorer.version = version or f"lr-{dt.date.today().isoformat()}-{digest}"
     scorer.model, scorer.dim = embedding_model, dim

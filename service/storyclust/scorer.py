@@ -55,6 +55,10 @@ class PairScorer:
     # Languages whose pairs the second stage reads (those it was fitted on); pairs with an
     # article in another language, or of unknown language, keep their pair score. None: all.
     job_languages: tuple[str, ...] | None = None
+    # The job threshold fitted for plain pair scores: pairs the second stage does not read keep
+    # their pair score, on the job's scale shifted in log-odds so that this value meets
+    # ``recluster_threshold`` (``plain_job_score``). None: no shift (artifacts written before it).
+    plain_recluster_threshold: float | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> "PairScorer":
@@ -73,6 +77,8 @@ class PairScorer:
             job_bias=float(data.get("job_bias", 0.0)),
             job_gate=None if data.get("job_gate") is None else float(data["job_gate"]),
             job_languages=None if data.get("job_languages") is None else tuple(data["job_languages"]),
+            plain_recluster_threshold=(None if data.get("plain_recluster_threshold") is None
+                                       else float(data["plain_recluster_threshold"])),
         )
 
     def fitted_on(self, model: str, dim: int) -> bool:
@@ -88,6 +94,7 @@ class PairScorer:
             "job_weights": list(self.job_weights), "job_bias": self.job_bias,
             "job_gate": self.job_gate,
             "job_languages": None if self.job_languages is None else list(self.job_languages),
+            "plain_recluster_threshold": self.plain_recluster_threshold,
         }
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
@@ -118,3 +125,14 @@ class PairScorer:
         z = self.job_weights[0] * logit(probability) + self.job_weights[1] * margin + self.job_bias
         second = 1.0 / (1.0 + np.exp(-z))
         return np.where(probability >= self.gate, second, np.minimum(probability, second))
+
+    def plain_job_score(self, probability: np.ndarray) -> np.ndarray:
+        """The job's score of pairs the second stage does not read: their pair score, shifted in
+        log-odds so that :attr:`plain_recluster_threshold` meets the job's threshold. The job's
+        threshold (0.25) was lowered for second-stage scores once the job undid loose merges;
+        plain pair scores (Chinese and Malay under the English model) merged wrongly at it
+        (Clust-McMs Chinese B3 0.982 -> 0.967, Malay 0.918 -> 0.901) and keep their own 0.3."""
+        if self.plain_recluster_threshold is None:
+            return probability
+        shift = logit(np.float64(self.recluster_threshold)) - logit(np.float64(self.plain_recluster_threshold))
+        return 1.0 / (1.0 + np.exp(-(logit(probability) + shift)))
