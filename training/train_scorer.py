@@ -239,11 +239,12 @@ def fit(tables: Sequence[tuple[np.ndarray, np.ndarray]], version: str | None = N
         scorer.job_languages = tuple(sorted(frozenset().union(*(t.languages for t in tables))))
         scorer.plain_recluster_threshold = plain_recluster_threshold
     scorer.threshold, scorer.recluster_threshold = threshold, recluster_threshold
-    # The version names everything that decides: weights and thresholds.
+    # The version names everything that decides: weights and thresholds, rounded to 9 decimals
+    # so that a refit whose weights differ only in the last bits (BLAS summation order) keeps it.
     parameters = np.concatenate([scorer.weights, [scorer.bias], scorer.job_weights, [scorer.job_bias],
                                  [threshold, recluster_threshold, scorer.gate,
                                   scorer.plain_recluster_threshold or recluster_threshold]])
-    digest = hashlib.sha1(parameters.tobytes()).hexdigest()[:8]
+    digest = hashlib.sha1(np.round(parameters, 9).tobytes()).hexdigest()[:8]
     scorer.version = version or f"lr-{dt.date.today().isoformat()}-{digest}"
     scorer.model, scorer.dim = embedding_model, dim
     return scorer
@@ -268,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {name:20s} {weight:+.3f}")
     print(f"  job stage: {scorer.job_weights[0]:+.3f} x logit(pair score) {scorer.job_weights[1]:+.3f} x margin "
           f"{scorer.job_bias:+.3f}, raising from {scorer.gate}, in {', '.join(scorer.job_languages or ())}")
+    print(f"  job threshold {scorer.recluster_threshold}; {scorer.plain_recluster_threshold} for plain pair scores "
+          f"(other languages)")
     print(f"wrote {args.output} ({scorer.version})")
 
 
