@@ -469,7 +469,10 @@ def test_split_undoes_only_merges_of_groups_tighter_inside_than_across():
     for edges, n, stories in ((tight + across, 6, 2), (loose + across, 6, 1), (lone, 4, 1)):
         a, b, s = (np.array(column) for column in zip(*edges))
         assert len(set(average_linkage(n, a, b, s, 0.3).tolist())) == 1
-        assert len(set(average_linkage(n, a, b, s, 0.3, split_ratio=0.44).tolist())) == stories
+        for dense_limit in (1000, 0):
+            tally: dict[str, int] = {}
+            labels = average_linkage(n, a, b, s, 0.3, dense_limit=dense_limit, split_ratio=0.44, tally=tally)
+            assert len(set(labels.tolist())) == stories and tally["undone_merges"] == stories - 1
 
 
 def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, encoder):
@@ -482,9 +485,12 @@ def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, 
     engine = Engine(Settings(data_dir=tmp_path / "data", recluster_threshold=0.15), encoder=encoder)
     engine.ingest([parse_article(r) for r in rows])
 
+    undone = []
+
     def events_per_story(split_ratio: float) -> list[dict[str, int]]:
-        lines = run_recluster(engine, config=ReclusterConfig(split_ratio=split_ratio)).lines
-        story = {line["id"]: line["cluster_id"] for line in lines}
+        report = run_recluster(engine, config=ReclusterConfig(split_ratio=split_ratio))
+        undone.append(report.graph["undone_merges"])
+        story = {line["id"]: line["cluster_id"] for line in report.lines}
         events: dict[str, Counter] = defaultdict(Counter)
         for r in rows:
             events[story[r["id"]]][r["event_id"]] += 1
@@ -494,6 +500,7 @@ def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, 
         plain, split = events_per_story(0.0), events_per_story(0.44)
     finally:
         engine.store.close()
+    assert undone[0] == 0 < undone[1]  # the report says how often the split acted
     assert {"29_ecb", "29_ecbplus"} in [set(events) for events in plain]  # both seasons in one story
     assert all(len(events) == 1 for events in split)
     largest = {e: max(c[e] for c in split) for e in ("12_ecb", "12_ecbplus", "29_ecb", "29_ecbplus")}

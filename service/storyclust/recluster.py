@@ -848,7 +848,8 @@ def _strong_components(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, 
 
 
 def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float,
-                    dense_limit: int = 1000, split_ratio: float = 0.0) -> np.ndarray:
+                    dense_limit: int = 1000, split_ratio: float = 0.0,
+                    tally: dict[str, int] | None = None) -> np.ndarray:
     """Cluster labels of n nodes: repeatedly merge the two clusters with the highest average
     pair score (pairs without an edge count 0) while it is at least ``threshold``; then undo,
     from the top, each merge of two groups that are much tighter inside than with each other
@@ -858,8 +859,12 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
     components of the strong edges: each component is clustered alone. Components of up to
     ``dense_limit`` nodes go to SciPy's average linkage on their dense score matrix (C, O(m^2)
     memory), larger ones to a sparse heap in Python. Labels are numbered in node order of each
-    cluster's first node."""
+    cluster's first node. ``tally``, when given, counts the merges undone (``undone_merges``:
+    the job's report shows how often look-alike groups were kept apart)."""
     label = np.arange(n)
+    undone = 0
+    if tally is not None:
+        tally["undone_merges"] = 0
     if not np.any(score >= threshold):
         return label
     component = _strong_components(n, a, b, score, threshold)
@@ -875,7 +880,11 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
         nodes = members[first_member[c]:first_member[c + 1]]  # ascending
         i, j = np.searchsorted(nodes, a[e]), np.searchsorted(nodes, b[e])
         link = _merges_dense if len(nodes) <= dense_limit else _merges_sparse
-        label[nodes] = nodes[_split_groups(len(nodes), link(len(nodes), i, j, score[e], threshold), split_ratio)]
+        groups, count = _split_groups(len(nodes), link(len(nodes), i, j, score[e], threshold), split_ratio)
+        label[nodes] = nodes[groups]
+        undone += count
+    if tally is not None:
+        tally["undone_merges"] = undone
     return np.unique(label, return_inverse=True)[1]  # each label is its cluster's smallest node
 
 
@@ -931,10 +940,10 @@ def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, thre
     return np.array(merges, dtype=np.float64).reshape(-1, 3)
 
 
-def _split_groups(m: int, merges: np.ndarray, split_ratio: float) -> np.ndarray:
+def _split_groups(m: int, merges: np.ndarray, split_ratio: float) -> tuple[np.ndarray, int]:
     """For each of m nodes, the index of its group's first node, the groups being the merge tree
     ``merges`` (rows: cluster, cluster, average score between them; row r makes cluster m + r)
-    with some merges undone.
+    with some merges undone; and how many were undone.
 
     A merge is undone when both sides hold two nodes or more and the average score between them
     is below ``split_ratio`` times the cohesion (average pair score inside) of the looser side:
@@ -957,7 +966,8 @@ def _split_groups(m: int, merges: np.ndarray, split_ratio: float) -> np.ndarray:
             group[left[r]] = group[right[r]] = group[m + r]
     first = np.full(m + k, m)
     np.minimum.at(first, group[:m], np.arange(m))
-    return first[group[:m]]
+    in_force = undone & (group[m:] == np.arange(m, m + k))  # not inside a merge that holds
+    return first[group[:m]], int(np.count_nonzero(in_force))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1239,7 +1249,7 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
         graph["strong_edges"] = int(np.count_nonzero(score >= engine.recluster_threshold))
         lap("scoring")
         node_label = average_linkage(len(snap.ts), a, b, score, engine.recluster_threshold, config.complete_limit,
-                                     config.split_ratio)
+                                     config.split_ratio, tally=graph)
         lap("linkage")
         plan = _plan(snap, node_label, a, b, score)
         lap("plan")
