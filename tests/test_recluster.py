@@ -189,6 +189,20 @@ def test_pairs_the_stage_does_not_read_keep_the_plain_scores_threshold(tmp_path,
     assert shifted["b3_f1"] > unshifted["b3_f1"]
 
 
+def test_a_job_with_nothing_to_re_cluster_reports_nothing(engine, tmp_path, encoder):
+    """An empty store, or a span without articles, is an empty report, not an error (the job
+    used to fail concatenating no neighbour blocks)."""
+    empty = Engine(Settings(data_dir=tmp_path / "empty"), encoder=encoder)
+    try:
+        counts = run_recluster(empty).summary()["counts"]
+    finally:
+        empty.store.close()
+    assert counts["articles"] == counts["stories"] == counts["moved_articles"] == 0
+    before = state(engine)
+    report = run_recluster(engine, since="1990-01-01", until="1990-01-02")
+    assert report.lines == [] and report.scope["clustered"] == 0 and state(engine) == before
+
+
 def test_second_run_changes_nothing(engine):
     run_recluster(engine)
     first = state(engine)

@@ -1240,6 +1240,13 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
         window = settings.time_window_seconds
         snap = _take_snapshot(engine, spans)
         lap("snapshot")
+        if len(snap.node_row) == 0:  # an empty store or span: nothing to re-cluster
+            scope = {"since": since, "until": until, "snapshot_rowid": snap.max_rowid,
+                     "articles": len(snap.rowid), "clustered": 0, "anchored_duplicates": len(snap.rowid)}
+            lines = _lines(engine, spans, snap.max_rowid)
+            unchanged = {line["id"]: line["cluster_id"] for line in lines}
+            return ReclusterReport(lines, [], [], [], [], scope, {}, {}, id_stability(unchanged, unchanged),
+                                   timings)
         a, b, cos, nearest, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
         lap("candidates")
         scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
