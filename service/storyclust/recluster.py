@@ -576,8 +576,7 @@ class _Profiles:
         """Whether row b[i] names any figure of row a[i]'s title."""
         counts = self.headline_ptr[a + 1] - self.headline_ptr[a]
         pair = np.repeat(np.arange(len(a)), counts)
-        first = np.repeat(self.headline_ptr[a] - np.cumsum(counts) + counts, counts)
-        keys = (b[pair] << 32) | self.headline_hashes[first + np.arange(len(pair))]
+        keys = (b[pair] << 32) | self.headline_hashes[concatenated_ranges(self.headline_ptr[a], counts)]
         at = np.minimum(np.searchsorted(self.number_keys, keys), max(len(self.number_keys) - 1, 0))
         found = self.number_keys[at] == keys if len(self.number_keys) else np.zeros(len(keys), dtype=bool)
         return np.bincount(pair[found], minlength=len(a)) > 0
@@ -1241,12 +1240,10 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
         snap = _take_snapshot(engine, spans)
         lap("snapshot")
         if len(snap.node_row) == 0:  # an empty store or span: nothing to re-cluster
-            scope = {"since": since, "until": until, "snapshot_rowid": snap.max_rowid,
-                     "articles": len(snap.rowid), "clustered": 0, "anchored_duplicates": len(snap.rowid)}
             lines = _lines(engine, spans, snap.max_rowid)
             unchanged = {line["id"]: line["cluster_id"] for line in lines}
-            return ReclusterReport(lines, [], [], [], [], scope, {}, {}, id_stability(unchanged, unchanged),
-                                   timings)
+            return ReclusterReport(lines, [], [], [], [], _scope_summary(snap, 0, since, until), {}, {},
+                                   id_stability(unchanged, unchanged), timings)
         a, b, cos, nearest, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
         lap("candidates")
         scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
@@ -1282,6 +1279,13 @@ def _lines(engine, spans: Spans, max_rowid: int) -> list[dict]:
              "score": round(float(r[4] or 0.0), 4)} for r in rows]
 
 
+def _scope_summary(snap: _Snapshot, clustered: int, since: str | None, until: str | None) -> dict:
+    """The report's account of what the job read: its bounds, the snapshot, how many articles it
+    clustered and how many duplicates stayed with an original outside its scope."""
+    return {"since": since, "until": until, "snapshot_rowid": snap.max_rowid, "articles": len(snap.rowid),
+            "clustered": clustered, "anchored_duplicates": int(np.count_nonzero(snap.node_of_row < 0))}
+
+
 def _report(snap: _Snapshot, plan: _Plan, final: dict[int, str], lines: list[dict], graph: dict,
             reconciled: dict, since: str | None, until: str | None) -> ReclusterReport:
     new_labels = sorted(set(final) - set(plan.kept))
@@ -1295,9 +1299,7 @@ def _report(snap: _Snapshot, plan: _Plan, final: dict[int, str], lines: list[dic
               for old_id, parts in plan.splits]
     moved = [{"id": snap.ids[i], "from": snap.old_ids[snap.old[i]], "to": final[lab]}
              for i, lab in zip(plan.rows[plan.moved].tolist(), plan.label[plan.moved].tolist())]
-    scope = {"since": since, "until": until, "snapshot_rowid": snap.max_rowid,
-             "articles": len(snap.rowid), "clustered": len(plan.rows),
-             "anchored_duplicates": int(np.count_nonzero(snap.node_of_row < 0))}
+    scope = _scope_summary(snap, len(plan.rows), since, until)
     before = {article_id: snap.old_ids[o] for article_id, o in zip(snap.ids, snap.old.tolist())}
     after = {line["id"]: line["cluster_id"] for line in lines}
     aliases = {absorbed: m["kept"] for m in plan.merges for absorbed in m["absorbed"]}

@@ -26,6 +26,11 @@ def logit(probability: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The probability of log-odds ``z``: the inverse of :func:`logit` (inside its clip)."""
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 @dataclass
 class PairScorer:
     version: str
@@ -103,8 +108,7 @@ class PairScorer:
         either way in a linear model."""
         if len(matrix) == 0:
             return np.zeros(0)
-        z = np.nan_to_num((matrix - self.mean) / self.scale, nan=0.0) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-z))
+        return sigmoid(np.nan_to_num((matrix - self.mean) / self.scale, nan=0.0) @ self.weights + self.bias)
 
     @property
     def gate(self) -> float:
@@ -122,8 +126,7 @@ class PairScorer:
         articles that are each other's nearest (a story told once) joined at pair scores from
         0.14. The caller applies it only to pairs in :meth:`reads_margin` languages: under the
         English model Malay pairs lost precision to it (Clust-McMs Malay B3 0.918 -> 0.895)."""
-        z = self.job_weights[0] * logit(probability) + self.job_weights[1] * margin + self.job_bias
-        second = 1.0 / (1.0 + np.exp(-z))
+        second = sigmoid(self.job_weights[0] * logit(probability) + self.job_weights[1] * margin + self.job_bias)
         return np.where(probability >= self.gate, second, np.minimum(probability, second))
 
     def plain_job_score(self, probability: np.ndarray) -> np.ndarray:
@@ -135,4 +138,4 @@ class PairScorer:
         if self.plain_recluster_threshold is None:
             return probability
         shift = logit(np.float64(self.recluster_threshold)) - logit(np.float64(self.plain_recluster_threshold))
-        return 1.0 / (1.0 + np.exp(-(logit(probability) + shift)))
+        return sigmoid(logit(probability) + shift)
