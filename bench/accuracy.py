@@ -3,7 +3,7 @@ MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
-                                       [--footer-share 0.3]
+                                       [--footer-share 0.3] [--pool-topics 307 --pools 3]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -23,6 +23,11 @@ match the plain ones. One-year rows: every article ends with "(c) 2024", as agen
 or a mention of the current year does in a real feed; they show how much a shared year counts.
 Footer rows: 30% of the articles (by a hash of the id) end with the Associated Press footer, as
 wire copies in a real feed do; they show whether boilerplate makes copies or stories.
+Pool rows (``--pool-topics K``): a set the size of a test split, as an unseen set of the same
+kind would come: K of the set's topics drawn at random (``--pools`` draws, seeded), ingested
+alone and repaired, decided by a scorer trained on the other dev sets and the rest of this one's
+topics. Fewer stories in the store means fewer look-alike ones to confuse (AllSides' test split
+holds 307 stories, an eighth of the 2,452 here).
 Naive peer: the configured model's embeddings (MiniLM by default; STORYCLUST_MODEL_PATH) and one
 cosine threshold, its best value per set (an oracle advantage storyclust does not get), single
 pass (join the nearest earlier article's story) and average linkage. MinHash only: single pass
@@ -182,6 +187,22 @@ def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str
             score(gold, [online[d.article.id] for d in docs]), seconds)
 
 
+def pooled(name: str, sets: dict[str, list[Doc]], tables: dict, topics: int, draws: int, encoder) -> list[dict]:
+    """B3 of the repaired pass over ``draws`` random pools of ``topics`` topics of ``name``, each
+    decided by a scorer that never saw the pool's topics."""
+    docs = sets[name]
+    every = sorted({d.topic for d in docs})
+    others = [tables[n] for n in sets if n != name]
+    results = []
+    for draw in range(draws):
+        pool = set(np.random.default_rng(draw).choice(every, size=min(topics, len(every)), replace=False))
+        rest = [d for d in docs if d.topic not in pool]
+        scorer = fit(others + [pair_table(rest)], version=f"pool-{name}-{draw}")
+        m, _, _ = one_pass([d for d in docs if d.topic in pool], [0] * (len(docs) - len(rest)), {0: scorer}, encoder)
+        results.append(m)
+    return results
+
+
 def row(label: str, m: dict, note: str = "") -> str:
     return (f"| {label} | {m['b3_precision']:.3f} | {m['b3_recall']:.3f} | **{m['b3_f1']:.3f}** | "
             f"{m['pair_f1']:.3f} | {m['ari']:.3f} | {note} |")
@@ -197,6 +218,9 @@ def main() -> None:
     parser.add_argument("--one-year", default="2024", help="the year of the one-year rows ('' to skip them)")
     parser.add_argument("--footer-share", type=float, default=0.3,
                         help="share of the articles ending with an agency footer in the footer rows (0 to skip them)")
+    parser.add_argument("--pool-topics", type=int, default=0,
+                        help="topics per pool in the pool rows (0 to skip them; AllSides' test split: 307)")
+    parser.add_argument("--pools", type=int, default=3, help="pools drawn for the pool rows")
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
 
@@ -231,6 +255,12 @@ def main() -> None:
             m, _, _ = run(footer_share=args.footer_share)
             print(row(f"{label}, {args.footer_share:.0%} ending with an AP footer", m,
                       "robustness: boilerplate on part of the feed"), flush=True)
+        if args.pool_topics and not held_out:
+            pools = pooled(name, sets, tables, args.pool_topics, args.pools, encoder)
+            mean = {k: float(np.mean([p[k] for p in pools])) for k in ("b3_precision", "b3_recall", "b3_f1", "pair_f1", "ari")}
+            print(row(f"storyclust, pools of {args.pool_topics} held-out topics", mean,
+                      f"mean of {len(pools)} pools (B3 F1 " + " / ".join(f"{p['b3_f1']:.3f}" for p in pools)
+                      + f", {np.mean([p['articles'] for p in pools]):.0f} articles each)"), flush=True)
         if args.skip_peers:
             continue
         vectors = np.stack([d.embedding for d in docs])
