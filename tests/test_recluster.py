@@ -164,10 +164,10 @@ def test_the_margin_stage_reads_only_the_languages_it_was_fitted_on(tmp_path, en
 
 
 def test_pairs_the_stage_does_not_read_keep_the_plain_scores_threshold(tmp_path, encoder):
-    """The job's threshold (0.25) is set for second-stage scores; pairs the stage does not read
+    """The job's threshold (0.15) is set for second-stage scores; pairs the stage does not read
     keep their plain pair score, which needs 0.3 (``PairScorer.plain_job_score``). On
-    Clust-McMs's Malay reports, read at 0.25 unshifted, the job joins reports of different
-    stories that the shift keeps apart."""
+    Clust-McMs's Malay reports, read at the job's threshold unshifted, the job joins reports of
+    different stories that the shift keeps apart."""
     rows = load_dataset("clustmcms-dev", lang="ms")
     gold = [r["event_id"] if r["event_id"] != "dev:166" else r["id"] for r in rows]  # 166: unrelated reports
 
@@ -182,8 +182,8 @@ def test_pairs_the_stage_does_not_read_keep_the_plain_scores_threshold(tmp_path,
             engine.store.close()
 
     scorer = PairScorer.load()
-    assert (scorer.recluster_threshold, scorer.plain_recluster_threshold) == (0.25, 0.3)
-    assert scorer.plain_job_score(np.array([0.3]))[0] == pytest.approx(0.25)
+    assert (scorer.recluster_threshold, scorer.plain_recluster_threshold) == (0.15, 0.3)
+    assert scorer.plain_job_score(np.array([0.3]))[0] == pytest.approx(0.15)
     shifted, unshifted = job_b3("shifted", 0.3), job_b3("unshifted", None)
     assert shifted["b3_precision"] > unshifted["b3_precision"]
     assert shifted["b3_f1"] > unshifted["b3_f1"]

@@ -67,7 +67,7 @@ def test_artifact_without_a_job_stage_leaves_the_pair_scores_as_they_are(tmp_pat
     old, shipped = PairScorer.load(path), PairScorer.load()
     assert old.gate == old.recluster_threshold and old.reads_margin("ms") and old.reads_margin(None)
     gate = shipped.gate
-    assert 0 < gate <= shipped.recluster_threshold
+    assert 0 < gate < shipped.threshold
     p = np.array([0.05, gate - 0.05, gate, 0.5, 0.9])
     far, nearest = np.full(5, -0.2), np.zeros(5)
     assert np.allclose(old.job_score(p, far), p) and np.allclose(old.job_score(p, nearest), p)

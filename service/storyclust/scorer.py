@@ -132,9 +132,9 @@ class PairScorer:
     def plain_job_score(self, probability: np.ndarray) -> np.ndarray:
         """The job's score of pairs the second stage does not read: their pair score, shifted in
         log-odds so that :attr:`plain_recluster_threshold` meets the job's threshold. The job's
-        threshold (0.25) was lowered for second-stage scores once the job undid loose merges;
-        plain pair scores (Chinese and Malay under the English model) merged wrongly at it
-        (Clust-McMs Chinese B3 0.982 -> 0.967, Malay 0.918 -> 0.901) and keep their own 0.3."""
+        threshold (0.25, now 0.15) was lowered for second-stage scores once the job undid loose
+        merges; plain pair scores (Chinese and Malay under the English model) merged wrongly at
+        0.25 (Clust-McMs Chinese B3 0.982 -> 0.967, Malay 0.918 -> 0.901) and keep their own 0.3."""
         if self.plain_recluster_threshold is None:
             return probability
         shift = logit(np.float64(self.recluster_threshold)) - logit(np.float64(self.plain_recluster_threshold))
