@@ -3,7 +3,7 @@ MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
-                                       [--footer-share 0.3] [--pool-topics 307 --pools 3]
+                                       [--footer-share 0.3] [--pool-topics 307 --pools 5]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -220,7 +220,7 @@ def main() -> None:
                         help="share of the articles ending with an agency footer in the footer rows (0 to skip them)")
     parser.add_argument("--pool-topics", type=int, default=0,
                         help="topics per pool in the pool rows (0 to skip them; AllSides' test split: 307)")
-    parser.add_argument("--pools", type=int, default=3, help="pools drawn for the pool rows")
+    parser.add_argument("--pools", type=int, default=5, help="pools drawn for the pool rows")
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
 
