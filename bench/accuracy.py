@@ -19,7 +19,9 @@ never used to train or tune anything: storyclust runs there with a scorer traine
 dev sets, as shipped. They show how the defaults carry to data of another kind.
 One-day rows: the same pass with every article dated the same day, as in a day's real feed
 (the dev sets are mostly undated): dates may only ever keep reports apart, so these rows must
-match the plain ones. One-year rows: every article ends with "(c) 2024", as agency boilerplate
+match the plain ones where a set is undated. AllSides dates 1,164 of its articles (their
+roundup's time), and dating them all one day erases the gaps that kept some stories apart.
+One-year rows: every article ends with "(c) 2024", as agency boilerplate
 or a mention of the current year does in a real feed; they show how much a shared year counts.
 Footer rows: 30% of the articles (by a hash of the id) end with the Associated Press footer, as
 wire copies in a real feed do; they show whether boilerplate makes copies or stories.
