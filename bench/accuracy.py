@@ -198,10 +198,9 @@ def pooled(name: str, sets: dict[str, list[Doc]], tables: dict, topics: int, dra
     results = []
     for draw in range(draws):
         pool = set(np.random.default_rng(draw).choice(every, size=min(topics, len(every)), replace=False))
-        rest = [d for d in docs if d.topic not in pool]
-        scorer = fit(others + [pair_table(rest)], version=f"pool-{name}-{draw}")
-        m, _, _ = one_pass([d for d in docs if d.topic in pool], [0] * (len(docs) - len(rest)), {0: scorer}, encoder)
-        results.append(m)
+        chosen = [d for d in docs if d.topic in pool]
+        scorer = fit(others + [pair_table([d for d in docs if d.topic not in pool])], version=f"pool-{name}-{draw}")
+        results.append(one_pass(chosen, [0] * len(chosen), {0: scorer}, encoder)[0])
     return results
 
 

@@ -5,6 +5,7 @@ AllSides articles (left, centre and right reports of each event) is copied for e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,13 +57,23 @@ def online_dir(tmp_path_factory, encoder) -> Path:
     return data
 
 
+@contextlib.contextmanager
+def engine_on_copy(online_dir: Path, tmp_path: Path, encoder, name: str = "data", **settings) -> Iterator[Engine]:
+    """An engine on a copy of the online pass's data directory (``name`` under ``tmp_path``),
+    with these settings; its store is closed on leaving."""
+    data = tmp_path / name
+    shutil.copytree(online_dir, data)
+    engine = Engine(Settings(data_dir=data, **settings), encoder=encoder)
+    try:
+        yield engine
+    finally:
+        engine.store.close()
+
+
 @pytest.fixture
 def engine(online_dir, tmp_path, encoder):
-    data = tmp_path / "data"
-    shutil.copytree(online_dir, data)
-    engine = Engine(Settings(data_dir=data), encoder=encoder)
-    yield engine
-    engine.store.close()
+    with engine_on_copy(online_dir, tmp_path, encoder) as engine:
+        yield engine
 
 
 def state(engine: Engine) -> tuple:
@@ -76,9 +88,13 @@ def clusters(engine: Engine) -> dict[str, str]:
     return {row[0]: row[1] for row in engine.store.assignments()}
 
 
-def b3(assignment: dict[str, str]) -> float:
+def b3_scores(assignment: dict[str, str]) -> dict:
     ids = [i for i in assignment if i in GOLD]
-    return score([GOLD[i] for i in ids], [assignment[i] for i in ids])["b3_f1"]
+    return score([GOLD[i] for i in ids], [assignment[i] for i in ids])
+
+
+def b3(assignment: dict[str, str]) -> float:
+    return b3_scores(assignment)["b3_f1"]
 
 
 def test_improves_or_keeps_quality_and_keeps_ids(engine):
@@ -106,13 +122,8 @@ def test_job_merges_at_its_own_threshold(online_dir, tmp_path, encoder):
     """The job's threshold comes from the artifact (lower than the online one: its average counts
     unscored pairs as 0) and the setting overrides it; a higher bar merges fewer stories."""
     def stories_after(name: str, **settings) -> tuple[int, Engine]:
-        data = tmp_path / name
-        shutil.copytree(online_dir, data)
-        engine = Engine(Settings(data_dir=data, **settings), encoder=encoder)
-        try:
+        with engine_on_copy(online_dir, tmp_path, encoder, name, **settings) as engine:
             return len(set(line["cluster_id"] for line in run_recluster(engine).lines)), engine
-        finally:
-            engine.store.close()
 
     default, engine = stories_after("default")
     assert engine.recluster_threshold == engine.scorer.recluster_threshold < engine.threshold
@@ -127,14 +138,8 @@ def test_a_small_pool_gains_recall_at_the_shipped_job_threshold(online_dir, tmp_
     Accuracy: **Sets the size of a test split**). At the shipped one the job joins more of each
     story (recall) and its B3 F1 is higher than at 0.25."""
     def scores_at(name: str, threshold: float | None) -> dict:
-        data = tmp_path / name
-        shutil.copytree(online_dir, data)
-        engine = Engine(Settings(data_dir=data, recluster_threshold=threshold), encoder=encoder)
-        try:
-            story = {line["id"]: line["cluster_id"] for line in run_recluster(engine).lines}
-            return score([str(r["event_id"]) for r in ROWS], [story[r["id"]] for r in ROWS])
-        finally:
-            engine.store.close()
+        with engine_on_copy(online_dir, tmp_path, encoder, name, recluster_threshold=threshold) as engine:
+            return b3_scores({line["id"]: line["cluster_id"] for line in run_recluster(engine).lines})
 
     assert PairScorer.load().recluster_threshold < 0.25
     shipped, before = scores_at("shipped", None), scores_at("before", 0.25)
@@ -144,19 +149,14 @@ def test_a_small_pool_gains_recall_at_the_shipped_job_threshold(online_dir, tmp_
 
 def test_the_neighbour_margin_raises_the_jobs_quality(online_dir, tmp_path, encoder):
     """The job reads each pair score again with the pair's neighbour margin (the shipped
-    artifact's second stage): on these AllSides articles its stories are better than the
-    job's with the pair scores as they are (at the same threshold, 0.3, also best for them)."""
+    artifact's second stage): on these AllSides articles its stories, at the shipped threshold,
+    are better than the job's with the pair scores as they are, at 0.3, their best threshold."""
     def b3_after(name: str, plain: bool) -> float:
-        data = tmp_path / name
-        shutil.copytree(online_dir, data)
-        engine = Engine(Settings(data_dir=data), encoder=encoder)
-        try:
+        with engine_on_copy(online_dir, tmp_path, encoder, name) as engine:
             if plain:
                 engine.scorer = dataclasses.replace(engine.scorer, job_weights=(1.0, 0.0), job_bias=0.0)
                 engine.recluster_threshold = 0.3
             return b3({line["id"]: line["cluster_id"] for line in run_recluster(engine).lines})
-        finally:
-            engine.store.close()
 
     assert b3_after("margin", plain=False) > b3_after("plain", plain=True) + 0.005
 
@@ -513,8 +513,8 @@ def test_split_undoes_only_merges_of_groups_tighter_inside_than_across():
 def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, encoder):
     """ECB+ topics 29 and 12: the Colts clinching a playoff berth in two seasons (beating the
     Jaguars 31-24, and the Chiefs 20-13), and the Indian navy's pirate captures of 2008 and 2011.
-    With the job's threshold lowered to 0.15, plain average linkage puts both Colts seasons in
-    one story; undoing merges of groups much tighter inside than across keeps every event apart,
+    At a job threshold of 0.15 (set here, whatever the artifact ships), plain average linkage
+    puts both Colts seasons in one story; undoing merges of groups much tighter inside than across keeps every event apart,
     without cutting any event more than plain linkage does."""
     rows = [r for r in load_dataset("ecbplus-dev") if r["event_id"].split("_")[0] in ("12", "29")]
     engine = Engine(Settings(data_dir=tmp_path / "data", recluster_threshold=0.15), encoder=encoder)
