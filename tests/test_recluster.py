@@ -510,6 +510,23 @@ def test_split_undoes_only_merges_of_groups_tighter_inside_than_across():
             assert len(set(labels.tolist())) == stories and tally["undone_merges"] == stories - 1
 
 
+def test_an_undone_merge_under_one_that_holds_still_splits():
+    """Two tight triangles (0.9 inside, 0.36 across: undone, 0.36 < 0.44 x 0.9), then a lone
+    article joining their union at 0.35, a merge that holds (one side is a single article). The
+    triangles stay apart and the lone article with neither, and the tally counts the undone
+    merge: keeping everything under a merge that holds together scored worse on the dev sets'
+    job graphs (``_split_groups``)."""
+    triangles = [(x, y, 0.9) for x, y in ((0, 1), (0, 2), (1, 2), (3, 4), (3, 5), (4, 5))]
+    across = [(x, y, 0.36) for x in range(3) for y in range(3, 6)]
+    joiner = [(x, 6, 0.35) for x in range(6)]
+    a, b, s = (np.array(column) for column in zip(*(triangles + across + joiner)))
+    assert len(set(average_linkage(7, a, b, s, 0.3).tolist())) == 1
+    for dense_limit in (1000, 0):
+        tally: dict[str, int] = {}
+        labels = average_linkage(7, a, b, s, 0.3, dense_limit=dense_limit, split_ratio=0.44, tally=tally)
+        assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2] and tally["undone_merges"] == 1
+
+
 def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, encoder):
     """ECB+ topics 29 and 12: the Colts clinching a playoff berth in two seasons (beating the
     Jaguars 31-24, and the Chiefs 20-13), and the Indian navy's pirate captures of 2008 and 2011.
