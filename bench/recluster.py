@@ -313,7 +313,8 @@ def measure_job(data_dir: Path) -> dict:
 
     process = psutil.Process()
     settings = Settings(data_dir=data_dir)
-    encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads)
+    encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads,
+                             runtime=settings.model_runtime)
     rss_encoder = process.memory_info().rss
     started = time.perf_counter()
     engine = JobEngine(settings, encoder=encoder)
@@ -372,7 +373,8 @@ def measure_memory(data_dir: Path, part: str) -> float:
     from storyclust.vector_index import VectorIndex, span_for_window
 
     settings = Settings(data_dir=data_dir)
-    encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads)
+    encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads,
+                             runtime=settings.model_runtime)
     store = Store(data_dir)
     trim()
     rss = psutil.Process().memory_info().rss

@@ -125,7 +125,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     s = Settings()
-    encoder = TimedEncoder(shared_encoder(s.model_path, s.max_seq_length, s.encode_batch_size, s.torch_threads))
+    encoder = TimedEncoder(shared_encoder(s.model_path, s.max_seq_length, s.encode_batch_size, s.torch_threads,
+                                           runtime=s.model_runtime))
     articles = load(args.data, args.limit)
     encoder.encode(["warm up"])
     print(f"{len(articles)} articles from {args.data}, {args.runs} alternated runs each")

@@ -48,7 +48,7 @@ def naive(input_path: str, output_path: str) -> int:
     # A plain model call per chunk, as a script would write it; STORYCLUST_ENCODE_WORKERS=N gives
     # it storyclust's split calls too, leaving only the engine's overlap between the two.
     encoder = Encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                      settings.torch_threads, settings.encode_workers or 1)
+                      settings.torch_threads, settings.encode_workers or 1, settings.model_runtime)
     index = faiss.IndexFlatIP(encoder.dim)
     k = settings.neighbours
     articles = []

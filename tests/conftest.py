@@ -48,7 +48,7 @@ def reformat(text: str) -> str:
 def encoder():
     settings = Settings()
     return shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                          settings.torch_threads)
+                          settings.torch_threads, runtime=settings.model_runtime)
 
 
 @pytest.fixture

@@ -205,7 +205,7 @@ def test_healthz_is_ready_only_while_the_indexes_match_the_store(seeded):
     health = client.get("/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["indexes"] == "match"
-    assert health.json()["articles"] == len(SEEDS)
+    assert health.json()["articles"] == len(SEEDS) and health.json()["model_runtime"] == "onnx"
     assert health.json()["stories"] == len({a["cluster_id"] for a in seeded[1].values()})
     engine = client.app.state.engine
     rowid = engine.store.get(S002).rowid

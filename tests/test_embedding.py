@@ -33,3 +33,34 @@ def test_workers_give_the_vectors_of_one_call_in_input_order(encoder):
     assert queued.shape == single.shape and np.abs(queued - single).max() < 1e-4
     # Each row is its own text's vector: its nearest row in the other mode is itself.
     assert (np.argmax(split @ single.T, axis=1) == np.arange(len(texts))).all()
+
+
+def test_onnx_runtime_gives_torchs_vectors(encoder):
+    """The default runtime (ONNX Runtime on the model exported at start-up) must give the vectors
+    torch gives, on real reports of every length (one-sentence to truncated at 256 tokens) and
+    alone as in a batch: the pair scorer was fitted on the model's own cosines."""
+    texts = [embed_text(parse_article(r), 256) for r in load_dataset("ecbplus-dev", limit=60)]
+    assert encoder.runtime == "onnx"
+    on_torch = Encoder(encoder.model_path, 256, encoder.batch_size, runtime="torch")
+    assert on_torch.runtime == "torch"
+    expected = on_torch.encode(texts)
+    batched = encoder.encode(texts)
+    assert batched.dtype == np.float32 and batched.shape == expected.shape
+    assert np.abs(batched - expected).max() < 1e-5
+    assert np.abs(encoder.encode(texts[:1]) - expected[:1]).max() < 1e-5
+
+
+def test_a_model_onnx_cannot_run_stays_on_torch(encoder, monkeypatch, caplog):
+    """An export that fails (here: the installed exporter lacks a package) leaves the model on
+    torch, says why, and encodes as before."""
+    import torch.onnx
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(torch.onnx, "export", fail)
+    fallback = Encoder(encoder.model_path, 256, encoder.batch_size, runtime="onnx")
+    assert fallback.runtime == "torch"
+    assert "ONNX export failed (RuntimeError: no exporter here)" in caplog.text
+    vectors = fallback.encode(["Iran's president met his Iraqi counterpart in Baghdad."])
+    assert vectors.shape == (1, encoder.dim) and abs(float(np.linalg.norm(vectors)) - 1) < 1e-5

@@ -100,7 +100,8 @@ class CachedEncoder:
 
 def cached_encoder(settings: Settings | None = None) -> CachedEncoder:
     s = settings or Settings()
-    return CachedEncoder(shared_encoder(s.model_path, s.max_seq_length, s.encode_batch_size, s.torch_threads))
+    return CachedEncoder(shared_encoder(s.model_path, s.max_seq_length, s.encode_batch_size, s.torch_threads,
+                                        runtime=s.model_runtime))
 
 
 @dataclass

@@ -7,6 +7,7 @@ operator can tune it without touching code and a test can pin it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,9 +37,16 @@ class Settings(BaseSettings):
         description="Whether the model maps languages into one space. Only then may articles "
         "in different languages join one story.",
     )
+    model_runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="What runs the model's forward pass. onnx: ONNX Runtime on the model exported at start-up, "
+        "the same vectors as torch (within 1e-6), 1.65x as fast in batches and 2.4x for one article, ~0.25 GB "
+        "more memory; models it cannot run (other pooling, a Dense layer) fall back to torch with a warning. "
+        "torch: always torch.",
+    )
     max_seq_length: int = Field(256, description="Model tokens per article; the rest is not embedded (it is still hashed).")
     encode_batch_size: int = Field(32, description="Texts per forward pass.")
-    torch_threads: int | None = Field(None, description="Torch CPU threads for one model call; default: all cores. Used when encode_workers is 1.")
+    torch_threads: int | None = Field(None, description="CPU threads for one model call (torch or ONNX Runtime); default: all cores. Used when encode_workers is 1.")
     encode_workers: int | None = Field(None, ge=1, description="Model calls run side by side, one core each, each taking the next length-sorted batch of texts from a shared queue. Default: 1 for the API (one call on all cores: the lowest latency for one article), one per core for `storyclust cluster` (throughput, and room for the engine's own work beside the model).")
 
     # --- copies (MinHash) -------------------------------------------------------------------

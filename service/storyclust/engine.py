@@ -118,7 +118,7 @@ class Engine:
         self.store = Store(settings.data_dir, fsync=settings.fsync)
         self.encoder = encoder or shared_encoder(settings.model_path, settings.max_seq_length,
                                                  settings.encode_batch_size, settings.torch_threads,
-                                                 settings.encode_workers or 1)
+                                                 settings.encode_workers or 1, settings.model_runtime)
         self.store.bind("model", self.encoder.name)
         self.store.bind("dim", str(self.encoder.dim))
         self.store.bind("num_perm", str(settings.num_perm))

@@ -37,6 +37,7 @@ def healthz(request: Request) -> JSONResponse:
     health = Health(status="ok" if ready else "unavailable", model=engine.encoder.name,
                     indexes=indexes, articles=engine.store.count(),
                     stories=engine.store.cluster_count(), rss_mb=rss_mb, scorer=engine.scorer.version,
+                    model_runtime=getattr(engine.encoder, "runtime", None),
                     scorer_fits_model=engine.scorer.fitted_on(engine.encoder.name, engine.encoder.dim))
     return JSONResponse(health.model_dump(), status_code=200 if ready else 503)
 

@@ -166,6 +166,9 @@ class Health(BaseModel):
     stories: int | None
     rss_mb: float
     scorer: str | None = Field(None, description="The pair scorer's version.")
+    model_runtime: Literal["onnx", "torch"] | None = Field(
+        None, description="What runs the model: `torch` where `onnx` was configured means its ONNX export "
+        "failed or the model has modules ONNX Runtime does not run here (the log says which); slower, same vectors.")
     scorer_fits_model: bool | None = Field(
         None, description="False when the scorer was fitted on another embedding model than the "
         "configured one (its cosines read differently; still ready, but fit a scorer for the model).")
