@@ -64,3 +64,23 @@ def test_a_model_onnx_cannot_run_stays_on_torch(encoder, monkeypatch, caplog):
     assert "ONNX export failed (RuntimeError: no exporter here)" in caplog.text
     vectors = fallback.encode(["Iran's president met his Iraqi counterpart in Baghdad."])
     assert vectors.shape == (1, encoder.dim) and abs(float(np.linalg.norm(vectors)) - 1) < 1e-5
+
+
+def test_onnx_runs_mean_or_cls_pooling_and_leaves_other_models_to_torch(encoder, caplog):
+    """The export covers a transformer with mean or first-token pooling (normalised or not: the
+    encoder normalises anyway); any other pooling stays on torch, with a warning naming it."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    from storyclust.onnx_model import onnx_forward
+
+    loaded = SentenceTransformer(encoder.model_path, device="cpu")
+    transformer, dim = loaded[0], encoder.dim
+    for mode, runs in (("cls", True), ("max", False)):
+        model = SentenceTransformer(modules=[transformer, Pooling(dim, pooling_mode=mode)], device="cpu")
+        forward = onnx_forward(model, 1)
+        assert (forward is not None) == runs, mode
+        if runs:
+            expected = model.encode(["A quake hit Qeshm island."], normalize_embeddings=True)
+            assert np.abs(forward.encode(["A quake hit Qeshm island."]) - expected).max() < 1e-5
+    assert "this model has ['Transformer', 'Pooling'] (pooling max)" in caplog.text
