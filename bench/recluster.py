@@ -300,7 +300,7 @@ def measure_job(data_dir: Path) -> dict:
     build before the job starts (see ``--memory``)."""
     import psutil
 
-    from storyclust.embedding import shared_encoder
+    from storyclust.embedding import encoder_for
     from storyclust.engine import Engine
     from storyclust.evaluation import read_labels, score
     from storyclust.lsh_index import LSHIndex
@@ -313,8 +313,7 @@ def measure_job(data_dir: Path) -> dict:
 
     process = psutil.Process()
     settings = Settings(data_dir=data_dir)
-    encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads,
-                             runtime=settings.model_runtime)
+    encoder = encoder_for(settings)
     rss_encoder = process.memory_info().rss
     started = time.perf_counter()
     engine = JobEngine(settings, encoder=encoder)
@@ -365,7 +364,7 @@ def measure_memory(data_dir: Path, part: str) -> float:
     process, so that memory freed by one is not counted against another)."""
     import psutil
 
-    from storyclust.embedding import shared_encoder
+    from storyclust.embedding import encoder_for
     from storyclust.engine import Engine
     from storyclust.lsh_index import LSHIndex
     from storyclust.store import Store
@@ -373,8 +372,7 @@ def measure_memory(data_dir: Path, part: str) -> float:
     from storyclust.vector_index import VectorIndex, span_for_window
 
     settings = Settings(data_dir=data_dir)
-    encoder = shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size, settings.torch_threads,
-                             runtime=settings.model_runtime)
+    encoder = encoder_for(settings)
     store = Store(data_dir)
     trim()
     rss = psutil.Process().memory_info().rss

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from storyclust.article import ArticleError, parse_article  # noqa: E402
 from storyclust.cli import CHUNK  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
-from storyclust.embedding import shared_encoder  # noqa: E402
+from storyclust.embedding import encoder_for  # noqa: E402
 from storyclust.engine import Engine, Prepared  # noqa: E402
 from storyclust.features import FEATURES  # noqa: E402
 from storyclust.profile import Profile  # noqa: E402
@@ -125,8 +125,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     s = Settings()
-    encoder = TimedEncoder(shared_encoder(s.model_path, s.max_seq_length, s.encode_batch_size, s.torch_threads,
-                                           runtime=s.model_runtime))
+    encoder = TimedEncoder(encoder_for(s))
     articles = load(args.data, args.limit)
     encoder.encode(["warm up"])
     print(f"{len(articles)} articles from {args.data}, {args.runs} alternated runs each")

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from storyclust.api.app import create_app
 from storyclust.config import PROJECT_ROOT, Settings
-from storyclust.embedding import shared_encoder
+from storyclust.embedding import encoder_for
 
 SHARED = Path(__import__("os").environ.get("STORYCLUST_SHARED", PROJECT_ROOT.parent / "shared"))
 DATA = SHARED / "data"
@@ -46,9 +46,7 @@ def reformat(text: str) -> str:
 
 @pytest.fixture(scope="session")
 def encoder():
-    settings = Settings()
-    return shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                          settings.torch_threads, runtime=settings.model_runtime)
+    return encoder_for(Settings())
 
 
 @pytest.fixture

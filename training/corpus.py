@@ -14,7 +14,7 @@ import numpy as np
 from storyclust import minhash
 from storyclust.article import Article, ArticleError, parse_article
 from storyclust.config import PROJECT_ROOT, Settings
-from storyclust.embedding import Encoder, shared_encoder
+from storyclust.embedding import Encoder, encoder_for
 from storyclust.engine import embed_text
 from storyclust.language import article_language
 from storyclust.profile import Profile, build_profile
@@ -100,8 +100,7 @@ class CachedEncoder:
 
 def cached_encoder(settings: Settings | None = None) -> CachedEncoder:
     s = settings or Settings()
-    return CachedEncoder(shared_encoder(s.model_path, s.max_seq_length, s.encode_batch_size, s.torch_threads,
-                                        runtime=s.model_runtime))
+    return CachedEncoder(encoder_for(s))
 
 
 @dataclass

@@ -13,10 +13,14 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .onnx_model import onnx_forward
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -137,3 +141,9 @@ def shared_encoder(model_path: str | None, max_seq_length: int, batch_size: int,
         if key not in _shared:
             _shared[key] = Encoder(model_path, max_seq_length, batch_size, threads, workers, runtime)
         return _shared[key]
+
+
+def encoder_for(settings: Settings, workers: int = 1) -> Encoder:
+    """The shared encoder of these settings' model, length, batch size, threads and runtime."""
+    return shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
+                          settings.torch_threads, workers, settings.model_runtime)

@@ -31,7 +31,7 @@ from .alignment import sentence_alignment
 from .article import Article
 from .boilerplate import copy_check_shingles
 from .config import Settings
-from .embedding import Encoder, PendingVectors, shared_encoder
+from .embedding import Encoder, PendingVectors, encoder_for
 from .features import FEATURES, pair_feature_matrix
 from .language import article_language
 from .lsh_index import LSHIndex
@@ -116,9 +116,7 @@ class Engine:
     def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.data_dir, fsync=settings.fsync)
-        self.encoder = encoder or shared_encoder(settings.model_path, settings.max_seq_length,
-                                                 settings.encode_batch_size, settings.torch_threads,
-                                                 settings.encode_workers or 1, settings.model_runtime)
+        self.encoder = encoder or encoder_for(settings, settings.encode_workers or 1)
         self.store.bind("model", self.encoder.name)
         self.store.bind("dim", str(self.encoder.dim))
         self.store.bind("num_perm", str(settings.num_perm))

@@ -32,6 +32,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 PROBES = ("warm-up", "Iran's president met his Iraqi counterpart in Baghdad on Monday, officials said.")
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # those the tokeniser gives, in this order
 TOLERANCE = 1e-4  # largest difference of any vector component from torch's on the probes
 # Texts per ONNX Runtime call. Its memory arena keeps the largest call's activations: after
 # encoding 32 texts of 256 tokens in one call the process held 1.3 GB, in calls of 4 0.85 GB
@@ -52,7 +53,7 @@ class OnnxForward:
         self._preprocess: Callable = model.preprocess
         transformer = model[0].auto_model
         features = self._features(["warm-up"])
-        self.inputs = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in features]
+        self.inputs = [name for name in MODEL_INPUTS if name in features]
 
         class Hidden(torch.nn.Module):  # named inputs in a fixed order, the last hidden state out
             def __init__(self, inner: torch.nn.Module, names: list[str]) -> None:
@@ -82,7 +83,7 @@ class OnnxForward:
     def _features(self, texts: list[str]) -> dict[str, np.ndarray]:
         raw = self._preprocess(texts)
         return {name: np.asarray(value, dtype=np.int64) for name, value in raw.items()
-                if name in ("input_ids", "attention_mask", "token_type_ids")}
+                if name in MODEL_INPUTS}
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = []
@@ -101,7 +102,8 @@ class OnnxForward:
 def onnx_forward(model, threads: int) -> OnnxForward | None:
     """The ONNX forward pass of a loaded ``SentenceTransformer``, or None (torch stays) where the
     model is not a plain transformer and mean or first-token pooling (then normalisation, which
-    the encoder applies anyway), or where the export fails or its vectors differ from torch's by more than ``TOLERANCE``."""
+    the encoder applies anyway), or where the export fails or its vectors differ from torch's by
+    more than ``TOLERANCE``."""
     kinds = [type(module).__name__ for module in model]
     pooling = model[1].get_config_dict().get("pooling_mode") if kinds[1:2] == ["Pooling"] else None
     if kinds[:2] != ["Transformer", "Pooling"] or kinds[2:] not in ([], ["Normalize"]) or pooling not in ("mean", "cls"):
