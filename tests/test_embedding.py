@@ -84,3 +84,33 @@ def test_onnx_runs_mean_or_cls_pooling_and_leaves_other_models_to_torch(encoder,
             expected = model.encode(["A quake hit Qeshm island."], normalize_embeddings=True)
             assert np.abs(forward.encode(["A quake hit Qeshm island."]) - expected).max() < 1e-5
     assert "this model has ['Transformer', 'Pooling'] (pooling max)" in caplog.text
+
+
+def test_the_exported_graph_is_kept_between_starts_and_a_damaged_one_replaced(encoder, monkeypatch, tmp_path, caplog):
+    """A start that finds the model's graph kept in the cache directory loads it instead of
+    exporting (here the exporter is broken, and the encoder still runs on ONNX Runtime with the
+    same vectors); a kept file that does not load is exported again and replaced."""
+    import torch.onnx
+
+    text = ["Iran's president met his Iraqi counterpart in Baghdad."]
+    first = Encoder(encoder.model_path, 256, encoder.batch_size, runtime="onnx", cache_dir=str(tmp_path))
+    kept = list(tmp_path.glob("*.onnx"))
+    assert first.runtime == "onnx" and len(kept) == 1 and kept[0].stat().st_size > 1_000_000
+    assert not list(tmp_path.glob("*.part"))  # written beside and renamed
+
+    real_export = torch.onnx.export
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(torch.onnx, "export", fail)
+    second = Encoder(encoder.model_path, 256, encoder.batch_size, runtime="onnx", cache_dir=str(tmp_path))
+    assert second.runtime == "onnx"
+    assert np.abs(second.encode(text) - first.encode(text)).max() < 1e-6
+
+    monkeypatch.setattr(torch.onnx, "export", real_export)
+    kept[0].write_bytes(b"half a graph")
+    third = Encoder(encoder.model_path, 256, encoder.batch_size, runtime="onnx", cache_dir=str(tmp_path))
+    assert third.runtime == "onnx" and "unreadable" in caplog.text
+    assert kept[0].stat().st_size > 1_000_000  # replaced by a fresh export
+    assert np.abs(third.encode(text) - first.encode(text)).max() < 1e-6

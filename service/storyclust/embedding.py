@@ -44,12 +44,13 @@ class Encoder:
     the threads of each operation), and it lets other Python work share the cores without
     stalling the model's lock-step threads. (Measured with torch; ONNX Runtime gains more from it,
     README, Ingest cost.) ``runtime``: "onnx" (:mod:`storyclust.onnx_model`, torch where the model
-    cannot run there) or "torch"; :attr:`runtime` says which runs.
+    cannot run there) or "torch"; :attr:`runtime` says which runs. ``cache_dir``: where the ONNX
+    export is kept between starts (None: every start exports).
     """
 
     def __init__(self, model_path: str | None = None, max_seq_length: int = 256,
                  batch_size: int = 32, threads: int | None = None, workers: int = 1,
-                 runtime: str = "onnx") -> None:
+                 runtime: str = "onnx", cache_dir: str | None = None) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -60,7 +61,7 @@ class Encoder:
         self.model_path = model_path or default_model_path()
         self._model = SentenceTransformer(self.model_path, device="cpu")
         self._model.max_seq_length = max_seq_length
-        self._onnx = onnx_forward(self._model, torch.get_num_threads()) if runtime == "onnx" else None
+        self._onnx = onnx_forward(self._model, torch.get_num_threads(), cache_dir, self.model_path) if runtime == "onnx" else None
         self.runtime = "onnx" if self._onnx is not None else "torch"
         self.batch_size = batch_size
         self.dim = int(self._model.get_embedding_dimension()
@@ -134,16 +135,17 @@ _shared_lock = threading.Lock()
 
 
 def shared_encoder(model_path: str | None, max_seq_length: int, batch_size: int,
-                   threads: int | None, workers: int = 1, runtime: str = "onnx") -> Encoder:
+                   threads: int | None, workers: int = 1, runtime: str = "onnx",
+                   cache_dir: str | None = None) -> Encoder:
     """One encoder per model and process: loading costs seconds and hundreds of MB."""
-    key = (model_path or default_model_path(), max_seq_length, batch_size, threads, workers, runtime)
+    key = (model_path or default_model_path(), max_seq_length, batch_size, threads, workers, runtime, cache_dir)
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = Encoder(model_path, max_seq_length, batch_size, threads, workers, runtime)
+            _shared[key] = Encoder(model_path, max_seq_length, batch_size, threads, workers, runtime, cache_dir)
         return _shared[key]
 
 
 def encoder_for(settings: Settings, workers: int = 1) -> Encoder:
     """The shared encoder of these settings' model, length, batch size, threads and runtime."""
     return shared_encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                          settings.torch_threads, workers, settings.model_runtime)
+                          settings.torch_threads, workers, settings.model_runtime, settings.model_cache_dir)

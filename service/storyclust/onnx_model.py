@@ -3,16 +3,19 @@
 On this machine's 2 cores ONNX Runtime encodes MiniLM's 256-token texts 1.65x as fast as torch
 in batches (50.5 against 30.6 a second) and one text 2.4x as fast (13.9 against 33.4 ms; the API
 answers one article at a time), with vectors equal to torch's within 3e-7
-(``bench/encoder_speed.py``, 2026-11-30). It costs memory: the process holds ~0.25 GB more than
-on torch (0.86 against 0.61 GB after the same texts), the session's own copy of the weights and
-what the exporter leaves behind; ``STORYCLUST_MODEL_RUNTIME=torch`` where memory is scarcer than
-CPU. The
-transformer is exported from the loaded sentence-transformers model at start-up, in memory (about
-a second; no file to keep in step with the model directory), and its vectors are checked against
-torch's on probe texts before it is used. Tokenisation stays the model's own
-(``SentenceTransformer.preprocess``); pooling (mean or first token) and normalisation are done
-here. A model with any other module (a Dense layer, another pooling), or one whose export fails
-or disagrees, stays on torch, with a warning that says why.
+(``bench/encoder_speed.py``, 2026-11-30). The transformer is exported from the loaded
+sentence-transformers model (about a second) and its vectors are checked against torch's on probe
+texts before it is used. Tokenisation stays the model's own (``SentenceTransformer.preprocess``);
+pooling (mean or first token) and normalisation are done here. A model with any other module (a
+Dense layer, another pooling), or one whose export fails or disagrees, stays on torch, with a
+warning that says why.
+
+The exported graph is kept in a cache directory (``STORYCLUST_MODEL_CACHE_DIR``), named by a
+hash of the model directory's files and the exporter's versions, so it cannot fall out of step
+with the model; a start that finds it loads it instead of exporting. That matters for memory
+more than for time: the exporter leaves ~0.15 GB behind in the process that ran it (resident
+after encoding: 0.88 GB exporting, 0.73 GB loading the kept graph, torch 0.69 GB; start-up 5.2,
+3.9 and 3.7 s; ``bench/encoder_speed.py --memory``).
 
 Not the int8-quantised export (onnxruntime's ``quantize_dynamic``): faster still (69 texts a second
 in a throw-away check) but it moves each vector to a cosine of 0.90-0.95 with torch's, and pair
@@ -22,10 +25,15 @@ cosines, would read as different evidence.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import os
+import tempfile
+import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -36,9 +44,11 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # those the to
 TOLERANCE = 1e-4  # largest difference of any vector component from torch's on the probes
 # Texts per ONNX Runtime call. Its memory arena keeps the largest call's activations: after
 # encoding 32 texts of 256 tokens in one call the process held 1.3 GB, in calls of 4 0.85 GB
-# (torch: 0.6 GB). Small calls are faster too, padding each text only to the longest of four:
+# (torch: 0.6 GB; both exporting at start). Small calls are faster too, padding each text only to the longest of four:
 # 50.5 texts a second against 39-40 in calls of 32 (bench/encoder_speed.py, 2026-11-30).
 RUN_TEXTS = 4
+OPSET = 17
+KEEP_DAYS = 30  # a kept graph not used for this long is removed when another is written
 
 
 class OnnxForward:
@@ -46,38 +56,29 @@ class OnnxForward:
     model gives them, computed by ONNX Runtime. Safe to call from several threads at once (one
     session; ONNX Runtime's ``run`` is thread-safe), each call using ``threads`` cores."""
 
-    def __init__(self, model, pooling: str, threads: int) -> None:
+    def __init__(self, model, pooling: str, threads: int, cache_dir: str | None = None,
+                 model_dir: str | None = None) -> None:
         import onnxruntime
-        import torch
 
         self._preprocess: Callable = model.preprocess
-        transformer = model[0].auto_model
         features = self._features(["warm-up"])
         self.inputs = [name for name in MODEL_INPUTS if name in features]
-
-        class Hidden(torch.nn.Module):  # named inputs in a fixed order, the last hidden state out
-            def __init__(self, inner: torch.nn.Module, names: list[str]) -> None:
-                super().__init__()
-                self.inner, self.names = inner, names
-
-            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-                return self.inner(**dict(zip(self.names, tensors))).last_hidden_state
-
-        graph = io.BytesIO()
-        dynamic = {name: {0: "batch", 1: "tokens"} for name in [*self.inputs, "hidden"]}
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it fixes
-            torch.onnx.export(Hidden(transformer.eval(), self.inputs),
-                              tuple(torch.as_tensor(features[name]) for name in self.inputs), graph,
-                              input_names=self.inputs, output_names=["hidden"], dynamic_axes=dynamic,
-                              opset_version=17, dynamo=False)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # ONNX Runtime's threads spin briefly after a call (its default). Told to sleep instead,
         # one article took 20.7 ms instead of 14.6 (bench/encoder_speed.py), batches the same.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        self._session = onnxruntime.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
+        graph = _kept_graph(model[0].auto_model, self.inputs, features, cache_dir, model_dir)
+        try:
+            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a kept file damaged on disk: replaced by a fresh export
+            if not isinstance(graph, str):
+                raise
+            log.warning("kept ONNX graph %s unreadable (%s): exported again", graph, exc)
+            Path(graph).unlink(missing_ok=True)
+            graph = _kept_graph(model[0].auto_model, self.inputs, features, cache_dir, model_dir)
+            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self.pooling = pooling
 
     def _features(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -99,7 +100,77 @@ class OnnxForward:
         return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
 
 
-def onnx_forward(model, threads: int) -> OnnxForward | None:
+def _export(transformer, inputs: list[str], features: dict[str, np.ndarray]) -> bytes:
+    """The transformer as an ONNX graph: named inputs in a fixed order, the last hidden state out."""
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module, names: list[str]) -> None:
+            super().__init__()
+            self.inner, self.names = inner, names
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(self.names, tensors))).last_hidden_state
+
+    graph = io.BytesIO()
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in [*inputs, "hidden"]}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it fixes
+        torch.onnx.export(Hidden(transformer.eval(), inputs),
+                          tuple(torch.as_tensor(features[name]) for name in inputs), graph,
+                          input_names=inputs, output_names=["hidden"], dynamic_axes=dynamic,
+                          opset_version=OPSET, dynamo=False)
+    return graph.getvalue()
+
+
+def graph_key(model_dir: str, inputs: list[str]) -> str:
+    """What the exported graph depends on: every file of the model directory (weights and
+    configuration, read from disk, ~0.1 s for MiniLM's 90 MB; reading the loaded weights instead
+    would page all of them into the process), the inputs, the opset and the exporter's versions."""
+    import torch
+    import transformers
+
+    digest = hashlib.sha256()
+    for part in (torch.__version__, transformers.__version__, str(OPSET), ",".join(inputs)):
+        digest.update(part.encode() + b"\0")
+    root = Path(model_dir)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def _kept_graph(transformer, inputs: list[str], features: dict[str, np.ndarray],
+                cache_dir: str | None, model_dir: str | None) -> bytes | str:
+    """The graph's file in ``cache_dir`` where one was kept for this model directory, else a
+    fresh export, kept there for the next start. It is written beside and renamed, so a
+    concurrent start never reads half a file; graphs unused for ``KEEP_DAYS`` go when a new one
+    is written. An unwritable directory only costs the keeping, with a warning. Without a model
+    directory (a model composed in code) nothing is kept."""
+    if not cache_dir or not model_dir or not Path(model_dir).is_dir():
+        return _export(transformer, inputs, features)
+    path = Path(cache_dir) / f"{graph_key(model_dir, inputs)}.onnx"
+    if path.is_file():
+        path.touch()  # in use: kept from the pruning below
+        return str(path)
+    graph = _export(transformer, inputs, features)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+            part.write(graph)
+        os.replace(part.name, path)
+        for old in path.parent.glob("*.onnx"):
+            if time.time() - old.stat().st_mtime > KEEP_DAYS * 86400:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("ONNX graph not kept in %s (%s): the next start exports it again", cache_dir, exc)
+    return graph
+
+
+def onnx_forward(model, threads: int, cache_dir: str | None = None,
+                 model_dir: str | None = None) -> OnnxForward | None:
     """The ONNX forward pass of a loaded ``SentenceTransformer``, or None (torch stays) where the
     model is not a plain transformer and mean or first-token pooling (then normalisation, which
     the encoder applies anyway), or where the export fails or its vectors differ from torch's by
@@ -111,7 +182,7 @@ def onnx_forward(model, threads: int) -> OnnxForward | None:
                     "this model has %s (pooling %s)", kinds, pooling)
         return None
     try:
-        forward = OnnxForward(model, pooling, threads)
+        forward = OnnxForward(model, pooling, threads, cache_dir, model_dir)
         expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         error = float(np.abs(forward.encode(list(PROBES)) - expected).max())
     except Exception as exc:  # an export or runtime the installed versions do not support
