@@ -198,6 +198,30 @@ def test_dedup_per_story_and_stored(make_client, wcl):
     assert again["kept"] == result["kept"], "re-posting a stored feed answers the same"
 
 
+def test_dedup_takes_a_bare_feed_and_its_options_in_the_query(make_client, wcl):
+    """`POST /dedup?level=story&store=true` with the feed as a JSON list does what the same
+    options in the body do, never silently the defaults; the query's options override the body's."""
+    client = make_client()
+    client.post("/articles", json=wcl["0_L"])
+    feed = [wire_copy(wcl["0_L"], "wire-0_L"), wcl["4_L"], wire_copy(wcl["4_L"], "wire-4_L")]
+    compared = client.post("/dedup", json=feed)
+    assert compared.status_code == 200
+    assert (compared.json()["level"], compared.json()["stored"]) == ("near_duplicate", False)
+    assert compared.json()["kept"] == ["4_L"]
+    assert client.get("/articles/4_L").status_code == 404
+    stored = client.post("/dedup", params={"level": "story", "store": "true"}, json=feed).json()
+    assert (stored["level"], stored["stored"]) == ("story", True)
+    assert client.get("/articles/4_L").json()["cluster_id"] == stored["items"][1]["cluster_id"]
+    overridden = client.post("/dedup", params={"store": "false"},
+                             json={"articles": [*feed, {**wcl["7_L"], "id": "late"}], "store": True})
+    assert overridden.json()["stored"] is False and client.get("/articles/late").status_code == 404
+    for params, field in (({"level": "event"}, "level"), ({"store": "maybe"}, "store")):
+        bad = client.post("/dedup", params=params, json=feed)
+        assert bad.status_code == 422 and bad.json()["detail"].startswith(f"{field}: "), bad.text
+    empty = client.post("/dedup", json=[])
+    assert empty.status_code == 422 and empty.json()["detail"].startswith("articles: ")
+
+
 # --- health, metrics, docs --------------------------------------------------------------------
 
 def test_healthz_is_ready_only_while_the_indexes_match_the_store(seeded):

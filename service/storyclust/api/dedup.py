@@ -8,9 +8,9 @@ stored is dropped in favour of the stored article, which it adds nothing to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Security
+from fastapi import APIRouter, Body, Depends, Query, Security
 
 from ..config import Settings
 from ..engine import Decision, Engine
@@ -76,6 +76,9 @@ def dedup(
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
     metrics: Annotated[Metrics, Depends(get_metrics)],
+    level: Annotated[Literal["near_duplicate", "story"] | None,
+                     Query(description="The body's `level`, given in the query instead.")] = None,
+    store: Annotated[bool | None, Query(description="The body's `store`, given in the query instead.")] = None,
 ) -> DedupResult:
     """Collapse a feed: per near-duplicate group (`level=near_duplicate`) or per story
     (`level=story`) one article is kept, and every dropped one says which article stands for it,
@@ -84,7 +87,13 @@ def dedup(
     `store=false` (a read: needs the read key when one is set) decides the feed exactly as an
     ingest would, each article seeing the stored ones and the earlier feed ones, then keeps
     nothing. `store=true` (a write) ingests the feed.
+
+    The body is `{"articles": [...], "level": ..., "store": ...}`, or the feed alone as a JSON
+    list; `level` and `store` may be given in the query instead (`/dedup?level=story`), and
+    where given there they override the body's.
     """
+    given = {"level": level, "store": store}
+    body = body.model_copy(update={name: value for name, value in given.items() if value is not None})
     authorise(settings, key, write=body.store)
     check_limits(body.articles, settings, "articles")
     decisions = engine.ingest(body.articles, dry_run=not body.store)

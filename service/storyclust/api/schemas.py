@@ -10,7 +10,7 @@ import datetime as dt
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag
+from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag, model_validator
 
 from ..article import Article
 from ..engine import Decision
@@ -130,11 +130,19 @@ class StoryPage(BaseModel):
 
 
 class DedupRequest(BaseModel):
+    """The feed and how to collapse it; a bare JSON list is the feed alone (the query then gives
+    `level` and `store`)."""
+
     articles: list[Article] = Field(min_length=1, description="The feed, in feed order.")
     level: Literal["near_duplicate", "story"] = Field(
         "near_duplicate", description="Collapse copies (exact and near duplicates) or whole stories.")
     store: StrictBool = Field(False, description="Ingest the feed (true) or only compare it with itself "
                         "and with what is stored (false: nothing is kept).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_feed(cls, value: Any) -> Any:
+        return {"articles": value} if isinstance(value, list) else value
 
 
 class DedupItem(BaseModel):
