@@ -198,6 +198,16 @@ def test_dedup_per_story_and_stored(make_client, wcl):
     assert again["kept"] == result["kept"], "re-posting a stored feed answers the same"
 
 
+def test_a_bare_list_is_a_batch(make_client, wcl):
+    """A JSON list posted to /articles is answered as `{"articles": [...]}` is."""
+    client = make_client()
+    answer = client.post("/articles", json=[wcl["0_L"], wire_copy(wcl["0_L"], "wire-0_L")])
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [r["id"] for r in results] == ["0_L", "wire-0_L"]
+    assert (results[1]["relation"], results[1]["duplicate_of"]) == ("near_duplicate", "0_L")
+
+
 def test_dedup_takes_a_bare_feed_and_its_options_in_the_query(make_client, wcl):
     """`POST /dedup?level=story&store=true` with the feed as a JSON list does what the same
     options in the body do, never silently the defaults; the query's options override the body's."""
@@ -293,7 +303,8 @@ BAD_ARTICLES = [
     ({"id": "a", "text": "words", "lang": "english!"}, "lang: must be an ISO 639-1 code"),
     ({"id": "a", "text": "lone \ud800 surrogate"}, "text: contains invalid Unicode"),
     ({"id": " ", "text": "words"}, "id: must not be blank"),
-    (["not", "an", "object"], "body: Input should be a valid dictionary"),
+    (["not", "an", "object"], "articles[0]: Input should be a valid dictionary"),  # a bare batch
+    (42, "body: Input should be a valid dictionary"),
     ({"articles": []}, "articles: List should have at least 1 item"),
     ({"articles": "none"}, "articles: Input should be a valid list"),
 ]

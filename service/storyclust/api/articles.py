@@ -37,8 +37,8 @@ def post_articles(
     metrics: Annotated[Metrics, Depends(get_metrics)],
     response: Response,
 ) -> IngestResult | IngestBatchResult:
-    """Decide and store one article (answered with one result) or `{"articles": [...]}` (answered
-    with `{"results": [...]}`), in order, each seeing the earlier ones.
+    """Decide and store one article (answered with one result) or a batch, `{"articles": [...]}`
+    or a bare list (answered with `{"results": [...]}`), in order, each seeing the earlier ones.
 
     The answer comes after the commit: an answered article survives a crash. The same id with the
     same content is an idempotent repeat (`stored: false`); the same id with new content is an

@@ -20,16 +20,23 @@ from ..store import StoredArticle
 Relation = Literal["exact_duplicate", "near_duplicate", "same_story", "new_story"]
 
 
+def _bare_list(value: Any) -> Any:
+    """A bare JSON list in place of ``{"articles": [...]}``."""
+    return {"articles": value} if isinstance(value, list) else value
+
+
 class ArticleBatch(BaseModel):
     articles: list[Article] = Field(min_length=1, description="Decided and stored in this order, "
                                     "in one transaction: all of them or, on a bad one, none.")
 
+    _bare_batch = model_validator(mode="before")(_bare_list)
+
 
 def _posted_kind(value: Any) -> str:
-    return "batch" if isinstance(value, dict) and "articles" in value else "article"
+    return "batch" if isinstance(value, list) or (isinstance(value, dict) and "articles" in value) else "article"
 
 
-# The body of POST /articles: one article, or {"articles": [...]}. The tags name the union
+# The body of POST /articles: one article, or {"articles": [...]} (or a bare list). The tags name the union
 # branches; pydantic puts them in error locations, where the error handler drops them.
 PostedArticles = Annotated[
     Union[Annotated[Article, Tag("article")], Annotated[ArticleBatch, Tag("batch")]],
@@ -139,10 +146,7 @@ class DedupRequest(BaseModel):
     store: StrictBool = Field(False, description="Ingest the feed (true) or only compare it with itself "
                         "and with what is stored (false: nothing is kept).")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _bare_feed(cls, value: Any) -> Any:
-        return {"articles": value} if isinstance(value, list) else value
+    _bare_feed = model_validator(mode="before")(_bare_list)
 
 
 class DedupItem(BaseModel):
