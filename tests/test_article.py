@@ -96,6 +96,18 @@ def test_lang_is_normalised_to_its_base_code(row):
     assert parse_article({**row, "lang": "zh-Hans"}).lang == "zh"
 
 
+def test_a_language_named_any_standard_way_gets_one_code(row):
+    """Feeds name languages by ISO 639-2/3 codes (NewsML's "eng"), deprecated ones (Java's "iw"
+    for Hebrew) or individual languages ("cmn"); the detector answers in ISO 639-1. Articles of
+    one language must meet, so each is read as its one code; "und" (undetermined) as absent."""
+    named = {"eng": "en", "ENG": "en", "en-GB": "en", "ger": "de", "deu": "de", "fre": "fr",
+             "iw": "he", "in": "id", "cmn": "zh", "zho": "zh", "zsm": "ms", "msa": "ms", "ms": "ms"}
+    assert {code: parse_article({**row, "lang": code}).lang for code in named} == named
+    assert parse_article({**row, "lang": "und"}).lang is None
+    with pytest.raises(ArticleError, match="lang"):
+        parse_article({**row, "lang": "ÄÄ"})
+
+
 def test_fingerprint_same_content_same_print(row):
     a = parse_article(row)
     assert parse_article({**row, "event_id": "other", "unknown": {"x": 1}}).fingerprint() == a.fingerprint()

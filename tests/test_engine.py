@@ -219,6 +219,17 @@ def test_languages_do_not_mix_in_one_story(engine, mcms):
     assert unread and all(v is None for v in unread)
 
 
+def test_one_language_named_two_ways_is_one_language(engine):
+    """Two reports of one meeting (seeds 002 and 003), one posted as "en" and one as ISO 639-2
+    "eng", meet: with the English-only model, a language named two ways would keep them apart."""
+    from storyclust.seeds import load_seeds
+
+    first, second = [s for s in load_seeds() if s["id"].startswith(("002", "003"))]
+    decisions = ingest(engine, [{**first, "lang": "en"}, {**second, "lang": "eng"}])
+    assert engine.store.get(second["id"]).lang == "en"
+    assert decisions[1].relation == "same_story" and decisions[1].cluster_id == decisions[0].cluster_id
+
+
 # --- size ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def huge(ecb) -> str:

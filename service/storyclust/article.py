@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .language import canonical_language
 from .normalize import clean
 
 
@@ -51,7 +52,9 @@ class Article(BaseModel):
     title: str | None = Field(None, description="Headline.", json_schema_extra=string_schema(pattern=_NO_NUL))
     published_at: str | None = Field(None, description="ISO 8601 date or datetime, with or without offset.",
                                      json_schema_extra=iso_date_schema)
-    lang: str | None = Field(None, description="ISO 639-1 code; detected when absent.",
+    lang: str | None = Field(None, description="ISO 639-1 code; detected when absent. A BCP 47 tag "
+                             "('en-US') or an ISO 639-2/3 code ('eng', 'ger', 'cmn') is read as its language's "
+                             "ISO 639-1 code; 'und' as absent.",
                              json_schema_extra=string_schema(pattern=r"^\s*([A-Za-z]{2,3}([-_][^\s\u0000]*)?)?\s*$"))
     source: str | None = Field(None, description="Outlet or agency name.", json_schema_extra=string_schema(pattern=_NO_NUL))
     url: str | None = Field(None, json_schema_extra=string_schema(pattern=_NO_NUL))
@@ -96,9 +99,9 @@ class Article(BaseModel):
         if value is None or not value.strip():
             return None
         code = value.strip().lower().replace("_", "-").split("-")[0]
-        if not (2 <= len(code) <= 3 and code.isalpha()):
+        if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
             raise ValueError("must be an ISO 639-1 code such as 'en'")
-        return code
+        return canonical_language(code)
 
     def fingerprint(self) -> str:
         """Hash of every caller field: the same id with the same fingerprint is idempotent."""

