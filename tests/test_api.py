@@ -135,6 +135,8 @@ def test_delete_rechooses_the_representative_and_removes_an_emptied_story(make_c
     assert client.get("/articles/0_R").status_code == 404
     story = client.get(f"/clusters/{cluster_id}").json()
     assert story["size"] == 1 and story["representative"]["id"] == "wire-0_R"
+    heir = client.get("/articles/wire-0_R").json()  # the copy takes the original's place, score too
+    assert (heir["relation"], heir["duplicate_of"], heir["score"]) == ("new_story", None, 0.0)
     assert client.get("/healthz").status_code == 200, "indexes still match the store"
 
     assert client.delete("/articles/wire-0_R").status_code == 204

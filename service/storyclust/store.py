@@ -308,15 +308,16 @@ class Store:
 
     def _pass_on_copies(self, gone: StoredArticle) -> None:
         """Copies of a removed article must not point at it: the earliest copy takes its place
-        (its relation and link) and the other copies now copy that one, in the same story."""
+        (its relation, link and score: a copy's 1.0 would say it copies something) and the other
+        copies now copy that one, in the same story."""
         copies = self.db.execute(
             "SELECT rowid, id FROM articles WHERE duplicate_of=? ORDER BY rowid", (gone.id,)
         ).fetchall()
         if not copies:
             return
         heir_rowid, heir_id = copies[0]
-        self.db.execute("UPDATE articles SET relation=?, duplicate_of=? WHERE rowid=?",
-                        (gone.relation, gone.duplicate_of, heir_rowid))
+        self.db.execute("UPDATE articles SET relation=?, duplicate_of=?, score=? WHERE rowid=?",
+                        (gone.relation, gone.duplicate_of, gone.score, heir_rowid))
         self.db.execute("UPDATE articles SET duplicate_of=? WHERE duplicate_of=?", (heir_id, gone.id))
 
     def profiles(self, rowids: list[int]) -> dict[int, Profile]:
