@@ -25,6 +25,7 @@ cosines, would read as different evidence.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -44,8 +45,9 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # those the to
 TOLERANCE = 1e-4  # largest difference of any vector component from torch's on the probes
 # Texts per ONNX Runtime call. Its memory arena keeps the largest call's activations: after
 # encoding 32 texts of 256 tokens in one call the process held 1.3 GB, in calls of 4 0.85 GB
-# (torch: 0.6 GB; both exporting at start). Small calls are faster too, padding each text only to the longest of four:
-# 50.5 texts a second against 39-40 in calls of 32 (bench/encoder_speed.py, 2026-11-30).
+# (torch: 0.6 GB; measured in processes that had run the export). Small calls are faster too,
+# padding each text only to the longest of four: 50.5 texts a second against 39-40 in calls of
+# 32 (bench/encoder_speed.py, 2026-11-30).
 RUN_TEXTS = 4
 OPSET = 17
 KEEP_DAYS = 30  # a kept graph not used for this long is removed when another is written
@@ -146,26 +148,34 @@ def _kept_graph(transformer, inputs: list[str], features: dict[str, np.ndarray],
                 cache_dir: str | None, model_dir: str | None) -> bytes | str:
     """The graph's file in ``cache_dir`` where one was kept for this model directory, else a
     fresh export, kept there for the next start. It is written beside and renamed, so a
-    concurrent start never reads half a file; graphs unused for ``KEEP_DAYS`` go when a new one
-    is written. An unwritable directory only costs the keeping, with a warning. Without a model
-    directory (a model composed in code) nothing is kept."""
+    concurrent start never reads half a file; graphs unused for ``KEEP_DAYS`` (and parts left by
+    a killed start, after a day) go when a new one is written. An unwritable directory only costs
+    the keeping, with a warning. Without a model directory (a model composed in code) nothing is
+    kept."""
     if not cache_dir or not model_dir or not Path(model_dir).is_dir():
         return _export(transformer, inputs, features)
     path = Path(cache_dir) / f"{graph_key(model_dir, inputs)}.onnx"
     if path.is_file():
-        path.touch()  # in use: kept from the pruning below
+        with contextlib.suppress(OSError):  # a read-only cache is still read
+            path.touch()  # in use: kept from the pruning below
         return str(path)
     graph = _export(transformer, inputs, features)
+    part: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
-            part.write(graph)
-        os.replace(part.name, path)
-        for old in path.parent.glob("*.onnx"):
-            if time.time() - old.stat().st_mtime > KEEP_DAYS * 86400:
-                old.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as file:
+            part = file.name
+            file.write(graph)
+        os.replace(part, path)
     except OSError as exc:
+        if part:
+            Path(part).unlink(missing_ok=True)
         log.warning("ONNX graph not kept in %s (%s): the next start exports it again", cache_dir, exc)
+        return graph
+    for old in [*path.parent.glob("*.onnx"), *path.parent.glob("*.part")]:  # .part: a start killed mid-write
+        with contextlib.suppress(OSError):  # another start may prune at the same time
+            if time.time() - old.stat().st_mtime > (KEEP_DAYS if old.suffix == ".onnx" else 1) * 86400:
+                old.unlink()
     return graph
 
 
