@@ -47,14 +47,14 @@ class Settings(BaseSettings):
     model_runtime: Literal["onnx", "torch"] = Field(
         "onnx",
         description="What runs the model's forward pass. onnx: ONNX Runtime on the model exported at start-up, "
-        "the same vectors as torch (within 1e-6), 1.65x as fast in batches and 2.4x for one article, ~0.05 GB "
-        "more memory (~0.2 GB on a start that exports, see model_cache_dir); models it cannot run (other pooling, a Dense layer) "
-        "fall back to torch with a warning. torch: always torch.",
+        "the same vectors as torch (within 1e-6), 1.65x as fast in batches and 2.4x for one article, "
+        "~0.05 GB more memory (~0.2 GB on a start that exports, see model_cache_dir); models it cannot "
+        "run (other pooling, a Dense layer) fall back to torch with a warning. torch: always torch.",
     )
     model_cache_dir: str = Field(
         default_factory=default_model_cache_dir,
-        description="Where the ONNX export of the model is kept between starts, named by a hash of the weights "
-        "and exporter versions. A start that finds it skips the export and the ~0.15 GB the exporter leaves "
+        description="Where the ONNX export of the model is kept between starts, named by a hash of the model "
+        "directory's files and the exporter's versions. A start that finds it skips the export and the ~0.15 GB the exporter leaves "
         "in the process. Empty: nothing kept, every start exports.",
     )
     max_seq_length: int = Field(256, description="Model tokens per article; the rest is not embedded (it is still hashed).")
