@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +91,9 @@ ARTICLE_COLUMNS = (
 )
 
 
+COPIES = frozenset({"exact_duplicate", "near_duplicate"})  # relations of an article that copies another
+
+
 @dataclass
 class StoredArticle:
     rowid: int
@@ -123,6 +126,12 @@ class StoredArticle:
         if with_text:
             data["text"] = self.text
         return data
+
+
+def representative(members: Sequence[StoredArticle]) -> StoredArticle:
+    """The earliest-ingested member that is not a copy (copies may be truncated or carry agency
+    boilerplate), else the first member. ``members`` are in ingest order."""
+    return next((m for m in members if m.relation not in COPIES), members[0])
 
 
 @dataclass

@@ -10,18 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ..article import iso_date_schema, parse_published
 from ..engine import Engine
-from ..store import StoredArticle
+from ..store import StoredArticle, representative
 from .deps import get_engine, require_read_key
 from .schemas import Member, Problem, Story, StoryListItem, StoryPage, utc
 
 router = APIRouter(prefix="/clusters", tags=["clusters"], dependencies=[Depends(require_read_key)])
-COPIES = frozenset({"exact_duplicate", "near_duplicate"})
-
-
-def representative(members: Sequence[StoredArticle]) -> StoredArticle:
-    """The earliest-ingested member that is not a copy (copies may be truncated or carry agency
-    boilerplate), else the first member. ``members`` are in ingest order."""
-    return next((m for m in members if m.relation not in COPIES), members[0])
 
 
 def summary(cluster_id: str, members: Sequence[StoredArticle]) -> dict:
