@@ -71,7 +71,7 @@ def test_read_articles_line_numbers_bom_crlf_and_separators():
             + b"\xff\xfe\n"                                                      # not UTF-8
             + json.dumps(rows[2]).encode())                                        # no final newline
     got = list(read_articles(io.BytesIO(data), Settings()))
-    assert [(n, a.id if a else None, e is None) for n, a, e in got] == [
+    assert [(n, a.id if a else None, e is None) for n, a, e, _ in got] == [
         (1, rows[0]["id"], True), (2, rows[1]["id"], True), (5, None, False), (6, rows[2]["id"], True)]
     assert got[1][1].text.endswith("\u2028\u0085\u2029 end")  # Unicode line separators are not line ends
     assert "not valid UTF-8" in got[2][2]
@@ -87,6 +87,49 @@ def test_read_articles_enforces_the_size_limit():
     data = (json.dumps({"id": "small", "text": "x" * 1000}) + "\n" + json.dumps({"id": "big", "text": "x" * 1001})).encode()
     got = list(read_articles(io.BytesIO(data), settings))
     assert got[0][1].id == "small" and got[1][1] is None and "text: larger than the limit" in got[1][2]
+
+
+# --- dedup: a feed file collapsed (in process, on the session's model) --------------------------------
+def test_dedup_writes_the_kept_lines_as_read_and_stores_only_when_asked(tmp_path, monkeypatch, encoder):
+    """A feed with two wire copies and a broken line: the output is the two originals' lines as
+    they were read (unknown fields too), `--items` says what stands for each dropped one, the
+    exit status says a line was skipped, and nothing is stored without `--store`. Stored, a later
+    feed's copy of a stored article is dropped in its favour."""
+    from storyclust import cli
+    from storyclust.engine import Engine
+
+    monkeypatch.setattr(cli, "_engine", lambda settings: Engine(settings, encoder=encoder))
+    rows = {r["id"]: r for r in load_dataset("newswcl50")}
+
+    def wire(row: dict, new_id: str) -> dict:
+        body = row["text"][: len(row["text"]) * 3 // 4]
+        return {"id": new_id, "title": f"{row['title']} (wire)", "text": f"NEW YORK (Wire) - {body}", "desk": "world"}
+
+    feed = [rows["0_L"], wire(rows["0_L"], "wire-0_L"), rows["4_L"], wire(rows["4_L"], "wire-4_L")]
+    source = tmp_path / "feed.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in feed) + '{"id": "broken"\n', encoding="utf-8")
+    out, items, data_dir = tmp_path / "out.jsonl", tmp_path / "items.jsonl", tmp_path / "data"
+    args = ["dedup", str(source), "--output", str(out), "--items", str(items), "--data-dir", str(data_dir)]
+    assert cli.main(args) == 1  # the broken line
+    assert read_lines(out) == [rows["0_L"], rows["4_L"]]
+    by_id = {line["id"]: line for line in read_lines(items)}
+    assert (by_id["wire-0_L"]["kept"], by_id["wire-0_L"]["stands_for"], by_id["wire-0_L"]["relation"]) == (
+        False, "0_L", "near_duplicate")
+    assert by_id["wire-4_L"]["stands_for"] == "4_L" and by_id["4_L"]["kept"] is True
+    store = Store(data_dir)
+    try:
+        assert store.get("0_L") is None, "compared, not stored"
+    finally:
+        store.close()
+
+    source.write_text("".join(json.dumps(r) + "\n" for r in feed), encoding="utf-8")
+    assert cli.main(args + ["--store"]) == 0
+    later = tmp_path / "later.jsonl"
+    later.write_text(json.dumps(wire(rows["0_L"], "wire2-0_L")) + "\n" + json.dumps(rows["7_L"]) + "\n", encoding="utf-8")
+    assert cli.main(["dedup", str(later), "--output", str(out), "--items", str(items), "--data-dir", str(data_dir)]) == 0
+    assert read_lines(out) == [rows["7_L"]]
+    copy = read_lines(items)[0]  # stands for the stored original or its stored wire copy
+    assert copy["kept"] is False and copy["stands_for"] in {"0_L", "wire-0_L"} and copy["stands_for_stored"] is True
 
 
 # --- cluster: format, malformed lines, idempotent re-run ------------------------------------------

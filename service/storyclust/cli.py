@@ -1,6 +1,7 @@
 """``storyclust`` command line: a thin layer over the engine (see CONTRACT.md).
 
     storyclust cluster INPUT.jsonl [--output OUT.jsonl] [--data-dir DIR] [--online]
+    storyclust dedup FEED.jsonl [--output OUT.jsonl] [--level near_duplicate|story] [--store] [--items I.jsonl] [--data-dir DIR]
     storyclust recluster [--since DATE] [--until DATE] [--data-dir DIR] [--output OUT.jsonl] [--report R.json]
     storyclust eval GOLD.jsonl PRED.jsonl
     storyclust serve [--host H] [--port P] [--data-dir DIR]
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, NamedTuple
 
 from .article import Article, ArticleError, parse_article
 from .config import Settings, get_settings
@@ -40,25 +42,32 @@ def _engine(settings: Settings):
     return Engine(settings)
 
 
-def read_articles(handle: IO[bytes], settings: Settings) -> Iterator[tuple[int, Article | None, str | None]]:
-    """(line number, article or None, error or None) for each non-blank line."""
+class InputLine(NamedTuple):
+    number: int
+    article: Article | None
+    error: str | None
+    data: Any = None  # the line's JSON as read: unknown fields too (`dedup` writes it back)
+
+
+def read_articles(handle: IO[bytes], settings: Settings) -> Iterator[InputLine]:
+    """(line number, article or None, error or None, JSON) for each non-blank line."""
     for number, raw in enumerate(handle, 1):
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM may open the file
         except UnicodeDecodeError as error:
-            yield number, None, f"not valid UTF-8 ({error.reason} at byte {error.start})"
+            yield InputLine(number, None, f"not valid UTF-8 ({error.reason} at byte {error.start})")
             continue
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as error:
-            yield number, None, f"not valid JSON ({error.msg} at column {error.colno})"
+            yield InputLine(number, None, f"not valid JSON ({error.msg} at column {error.colno})")
             continue
         try:
-            yield number, parse_article(data, settings.max_article_bytes), None
+            yield InputLine(number, parse_article(data, settings.max_article_bytes), None, data)
         except ArticleError as error:
-            yield number, None, str(error)
+            yield InputLine(number, None, str(error), data)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -106,7 +115,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                     decide_oldest()
 
             position = 0
-            for number, article, error in read_articles(handle, settings):
+            for number, article, error, _ in read_articles(handle, settings):
                 if error:
                     failed += 1
                     print(f"{path}:{number}: skipped: {error}", file=sys.stderr)
@@ -203,6 +212,55 @@ class _Answers:
                 target.close()
 
 
+def cmd_dedup(args: argparse.Namespace) -> int:
+    """Collapse a feed file: its kept lines, as they were read, to --output (or standard output)."""
+    from .dedup import collapse_feed
+
+    settings = get_settings(data_dir=args.data_dir)
+    path = Path(args.input)
+    good: list[InputLine] = []
+    failed = 0
+    with open(path, "rb") as handle:
+        for line in read_articles(handle, settings):
+            if line.error:
+                failed += 1
+                print(f"{path}:{line.number}: skipped: {line.error}", file=sys.stderr)
+            else:
+                good.append(line)
+    collapsed = []
+    if good:
+        engine = _engine(settings)
+        collapsed = collapse_feed(engine, [line.article for line in good], args.level, args.store)
+        if args.store:
+            engine.save_indexes()
+    kept = [json.dumps(line.data, ensure_ascii=False) + "\n" for line, c in zip(good, collapsed) if c.kept]
+    _write_whole(args.output, kept)
+    if args.items:
+        _write_whole(args.items, [json.dumps({**c.decision.line(), "kept": c.kept, "stands_for": c.stands_for,
+                                              "stands_for_stored": c.stands_for_stored}, ensure_ascii=False) + "\n"
+                                  for c in collapsed])
+    print(f"dedup: kept {len(kept)} of {len(good)} articles (level {args.level}, "
+          f"{'stored' if args.store else 'nothing stored'})", file=sys.stderr)
+    if failed:
+        print(f"{failed} malformed line(s) skipped", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _write_whole(output: str | None, lines: list[str]) -> None:
+    """``lines`` to standard output, or to the file ``output`` whole: written beside, then renamed,
+    so that a reader never sees half of it (a pipe or device is written to as it is)."""
+    target = Path(output) if output else None
+    if target is None or (target.exists() and not target.is_file()):
+        with open(target, "w", encoding="utf-8") if target else contextlib.nullcontext(sys.stdout) as out:
+            out.writelines(lines)
+            out.flush()
+        return
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.",
+                                     delete=False) as file:
+        file.writelines(lines)
+    os.replace(file.name, target)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_files
 
@@ -274,6 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the nightly job over the run's articles, which fixes stories that began in pieces)")
     p.add_argument("--data-dir", type=Path)
     p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser("dedup", help="collapse a feed before publication: its lines, less the copies "
+                       "(or, --level story, less every later report of a story) of what came before or is stored")
+    p.add_argument("input")
+    p.add_argument("--output", help="the kept lines, as read (default: standard output)")
+    p.add_argument("--level", choices=("near_duplicate", "story"), default="near_duplicate",
+                   help="collapse copies (exact and near duplicates) or whole stories")
+    p.add_argument("--store", action="store_true",
+                   help="ingest the feed (default: only compare it with itself and what is stored)")
+    p.add_argument("--items", help="also write one line per feed article: its decision, kept, stands_for")
+    p.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_dedup)
 
     p = sub.add_parser("recluster", help="the nightly job: re-cluster what is stored, keeping story ids stable")
     p.add_argument("--since")
