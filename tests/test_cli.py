@@ -350,3 +350,17 @@ def test_eval_perfect_and_singletons(gold_path, tmp_path):
     assert one["articles"] == len(half) and one["missing_predictions"] == len(gold) - len(half)
     assert one["pred_clusters"] == 1 and one["b3_recall"] == 1.0 and one["b3_precision"] < 0.1
     assert one["ari"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(gold_path, tmp_path):
+    """`storyclust ... | head -1`: when standard output's reader has gone, the command stops
+    with the shell's SIGPIPE status (141) and no traceback."""
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps({"id": r["id"], "cluster_id": r["id"]}) + "\n"
+                            for r in load_dataset("ecbplus-dev")), encoding="utf-8")
+    child = subprocess.Popen([sys.executable, "-m", "storyclust.cli", "eval", str(gold_path), str(pred)],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # gone before the command writes its first line
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

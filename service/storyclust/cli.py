@@ -25,6 +25,7 @@ from typing import IO, Any, NamedTuple
 from .article import Article, ArticleError, parse_article
 from .config import Settings, get_settings
 
+BROKEN_PIPE = 141  # the exit status of a process ended by SIGPIPE, as a shell reports it
 CHUNK = 128  # articles encoded per batch: large enough for efficient batching, small enough to commit often
 
 
@@ -381,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout at exit
+        return BROKEN_PIPE
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"storyclust {args.command}: {error}", file=sys.stderr)
         return 2
