@@ -90,7 +90,7 @@ def test_read_articles_enforces_the_size_limit():
 
 
 # --- dedup: a feed file collapsed (in process, on the session's model) --------------------------------
-def test_dedup_writes_the_kept_lines_as_read_and_stores_only_when_asked(tmp_path, monkeypatch, encoder):
+def test_dedup_writes_the_kept_lines_as_read_and_stores_only_when_asked(tmp_path, monkeypatch, encoder, capsys):
     """A feed with two wire copies and a broken line: the output is the two originals' lines as
     they were read (unknown fields too), `--items` says what stands for each dropped one, the
     exit status says a line was skipped, and nothing is stored without `--store`. Stored, a later
@@ -130,6 +130,13 @@ def test_dedup_writes_the_kept_lines_as_read_and_stores_only_when_asked(tmp_path
     assert read_lines(out) == [rows["7_L"]]
     copy = read_lines(items)[0]  # stands for the stored original or its stored wire copy
     assert copy["kept"] is False and copy["stands_for"] in {"0_L", "wire-0_L"} and copy["stands_for_stored"] is True
+    # In a pipeline: the feed on standard input, the kept lines on standard output.
+    import io
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(later.read_bytes())))
+    assert cli.main(["dedup", "-", "--data-dir", str(data_dir)]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [rows["7_L"]]
 
 
 # --- cluster: format, malformed lines, idempotent re-run ------------------------------------------

@@ -218,10 +218,10 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     from .dedup import collapse_feed
 
     settings = get_settings(data_dir=args.data_dir)
-    path = Path(args.input)
+    path = Path(args.input) if args.input != "-" else Path("<stdin>")
     good: list[InputLine] = []
     failed = 0
-    with open(path, "rb") as handle:
+    with open(path, "rb") if args.input != "-" else contextlib.nullcontext(sys.stdin.buffer) as handle:
         for line in read_articles(handle, settings):
             if line.error:
                 failed += 1
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dedup", help="collapse a feed before publication: its lines, less the copies "
                        "(or, --level story, less every later report of a story) of what came before or is stored")
-    p.add_argument("input")
+    p.add_argument("input", help="a JSONL feed, or - for standard input")
     p.add_argument("--output", help="the kept lines, as read (default: standard output)")
     p.add_argument("--level", choices=("near_duplicate", "story"), default="near_duplicate",
                    help="collapse copies (exact and near duplicates) or whole stories")
