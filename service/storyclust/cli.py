@@ -1,7 +1,7 @@
 """``storyclust`` command line: a thin layer over the engine (see CONTRACT.md).
 
     storyclust cluster INPUT.jsonl [--output OUT.jsonl] [--data-dir DIR] [--online]
-    storyclust dedup FEED.jsonl [--output OUT.jsonl] [--level near_duplicate|story] [--store] [--items I.jsonl] [--data-dir DIR]
+    storyclust dedup FEED.jsonl|- [--output OUT] [--level near_duplicate|story] [--store] [--items I.jsonl] [--data-dir DIR]
     storyclust recluster [--since DATE] [--until DATE] [--data-dir DIR] [--output OUT.jsonl] [--report R.json]
     storyclust eval GOLD.jsonl PRED.jsonl
     storyclust serve [--host H] [--port P] [--data-dir DIR]
