@@ -71,9 +71,22 @@ def _targets(decisions: Sequence[Decision], level: str, store: Store, new_ids: s
             if d.cluster_id not in story_head:
                 story_head[d.cluster_id] = _stored_representative(store, d.cluster_id, new_ids) or d.id
             target[d.id] = story_head[d.cluster_id]
+        elif d.relation in COPIES and d.duplicate_of:
+            target[d.id] = d.duplicate_of if d.duplicate_of in target else _stored_original(store, d.duplicate_of)
         else:
-            target[d.id] = d.duplicate_of if d.relation in COPIES and d.duplicate_of else d.id
+            target[d.id] = d.id
     return target
+
+
+def _stored_original(store: Store, article_id: str) -> str:
+    """The stored article that a stored copy copies, through copies of copies: a feed's copy of
+    a stored wire copy stands for the original the newsroom already has."""
+    for _ in range(100):  # copies always point at an existing earlier article: the chain ends
+        stored = store.get(article_id)
+        if stored is None or stored.relation not in COPIES or not stored.duplicate_of:
+            break
+        article_id = stored.duplicate_of
+    return article_id
 
 
 def _stands_for(article_id: str, target: dict[str, str]) -> str:
