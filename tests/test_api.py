@@ -290,6 +290,10 @@ def test_openapi_documents_every_endpoint_with_seed_examples(seeded):
     assert examples["one article"]["value"]["text"] == SEEDS[2]["text"]
     dedup = spec["paths"]["/dedup"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert dedup["compare a feed"]["value"]["articles"][0]["id"] == f"wire-{S002}"
+    for path in ("/articles", "/dedup"):  # the bare list each also takes is documented
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Article"},
+                "description": "The articles alone, as a JSON list."} in body["oneOf"], path
 
 
 # --- bad input: 4xx naming the field, nothing half-written -------------------------------------

@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..metrics import LatencyMiddleware, Metrics
 from . import articles, clusters, dedup, health
 from .admin import router as admin_router
-from .schemas import UNION_TAGS
+from .schemas import BARE_LIST_BODIES, UNION_TAGS
 
 DESCRIPTION = """Exact, near-duplicate and same-story clustering of news articles.
 
@@ -81,8 +81,20 @@ def describe_api(app: FastAPI, settings: Settings) -> dict[str, Any]:
                         operation["security"] = [{}, *security]
                 if "requestBody" in operation:
                     operation["responses"].setdefault("400", problem("The body is not UTF-8 or not JSON."))
+                    _document_bare_list(operation["requestBody"]["content"]["application/json"])
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _document_bare_list(content: dict[str, Any]) -> None:
+    """A body that takes ``{"articles": [...]}`` (a batch, a feed) takes the bare list too
+    (``schemas._bare_list``): say so, so that clients and fuzzers know it."""
+    body = content["schema"]
+    alternatives = body.get("oneOf", [body])
+    if any(alt.get("$ref", "").rsplit("/", 1)[-1] in BARE_LIST_BODIES for alt in alternatives):
+        bare = {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Article"},
+                "description": "The articles alone, as a JSON list."}
+        content["schema"] = {**body, "oneOf": [*alternatives, bare]} if "oneOf" in body else {"oneOf": [body, bare]}
 
 
 class BodyLimit:

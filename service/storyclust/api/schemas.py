@@ -43,6 +43,7 @@ PostedArticles = Annotated[
     Discriminator(_posted_kind),
 ]
 UNION_TAGS = frozenset({"article", "batch"})
+BARE_LIST_BODIES = frozenset({"ArticleBatch", "DedupRequest"})  # bodies that also take their list alone
 
 
 class Match(BaseModel):
