@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     )
     model_runtime: Literal["onnx", "torch"] = Field(
         "onnx",
-        description="What runs the model's forward pass. onnx: ONNX Runtime on the model exported at its first start and kept, "
-        "the same vectors as torch (within 1e-6), 1.65x as fast in batches and 2.4x for one article, "
+        description="What runs the model's forward pass. onnx: ONNX Runtime on the model exported at its "
+        "first start and kept, the same vectors as torch (within 1e-6), 1.65x as fast in batches and 2.4x for one article, "
         "~0.05 GB more memory (~0.2 GB on a start that exports, see model_cache_dir); models it cannot "
         "run (other pooling, a Dense layer) fall back to torch with a warning. torch: always torch.",
     )
