@@ -114,3 +114,21 @@ def test_the_exported_graph_is_kept_between_starts_and_a_damaged_one_replaced(en
     assert third.runtime == "onnx" and "unreadable" in caplog.text
     assert kept[0].stat().st_size > 1_000_000  # replaced by a fresh export
     assert np.abs(third.encode(text) - first.encode(text)).max() < 1e-6
+
+
+def test_the_cache_directory_follows_xdg_and_a_user_without_home_keeps_nothing(monkeypatch, tmp_path):
+    """Settings must load wherever the service runs: some containers run as a user with neither
+    HOME nor a password entry, where ``Path.home()`` raises."""
+    from pathlib import Path
+
+    from storyclust.config import Settings
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert Settings().model_cache_dir == str(tmp_path / "storyclust")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert Settings().model_cache_dir == ""

@@ -23,8 +23,14 @@ def default_data_dir() -> Path:
 
 
 def default_model_cache_dir() -> str:
-    """``$XDG_CACHE_HOME/storyclust``, else ``~/.cache/storyclust`` (where Hugging Face keeps its own)."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    """``$XDG_CACHE_HOME/storyclust``, else ``~/.cache/storyclust`` (where Hugging Face keeps its
+    own); empty (nothing kept) for a user without a home directory."""
+    root = os.environ.get("XDG_CACHE_HOME")
+    if not root:
+        try:
+            root = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no password entry (some containers)
+            return ""
     return str(Path(root) / "storyclust")
 
 
