@@ -47,8 +47,11 @@ def naive(input_path: str, output_path: str) -> int:
     settings = get_settings()
     # A plain model call per chunk, as a script would write it; STORYCLUST_ENCODE_WORKERS=N gives
     # it storyclust's split calls too, leaving only the engine's overlap between the two.
+    # The model as storyclust loads it, its kept ONNX export included (a start that exported
+    # would hold and spend more than the product does).
     encoder = Encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                      settings.torch_threads, settings.encode_workers or 1, settings.model_runtime)
+                      settings.torch_threads, settings.encode_workers or 1, settings.model_runtime,
+                      settings.model_cache_dir)
     index = faiss.IndexFlatIP(encoder.dim)
     k = settings.neighbours
     articles = []
