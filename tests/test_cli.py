@@ -109,6 +109,10 @@ def test_dedup_writes_the_kept_lines_as_read_and_stores_only_when_asked(tmp_path
     source = tmp_path / "feed.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in feed) + '{"id": "broken"\n', encoding="utf-8")
     out, items, data_dir = tmp_path / "out.jsonl", tmp_path / "items.jsonl", tmp_path / "data"
+    # An output nowhere to be written is refused before the feed is read (exit status 2).
+    assert cli.main(["dedup", str(source), "--output", str(tmp_path / "no" / "out.jsonl"),
+                     "--data-dir", str(data_dir)]) == 2
+    assert not data_dir.exists()
     args = ["dedup", str(source), "--output", str(out), "--items", str(items), "--data-dir", str(data_dir)]
     assert cli.main(args) == 1  # the broken line
     assert read_lines(out) == [rows["0_L"], rows["4_L"]]

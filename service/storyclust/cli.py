@@ -218,6 +218,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     from .dedup import collapse_feed
 
     settings = get_settings(data_dir=args.data_dir)
+    for output in filter(None, (args.output, args.items)):  # before any work, as `cluster` fails
+        if not Path(output).parent.is_dir():
+            raise FileNotFoundError(f"{output}: its directory does not exist")
     path = Path(args.input) if args.input != "-" else Path("<stdin>")
     good: list[InputLine] = []
     failed = 0
