@@ -218,9 +218,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     from .dedup import collapse_feed
 
     settings = get_settings(data_dir=args.data_dir)
-    for output in filter(None, (args.output, args.items)):  # before any work, as `cluster` fails
-        if not Path(output).parent.is_dir():
-            raise FileNotFoundError(f"{output}: its directory does not exist")
+    _check_outputs(args.output, args.items)
     path = Path(args.input) if args.input != "-" else Path("<stdin>")
     good: list[InputLine] = []
     failed = 0
@@ -250,6 +248,13 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_outputs(*outputs: str | None) -> None:
+    """Refuse outputs that cannot be written before any work is done (exit status 2)."""
+    for output in filter(None, outputs):
+        if not Path(output).parent.is_dir():
+            raise FileNotFoundError(f"{output}: its directory does not exist")
+
+
 def _write_whole(output: str | None, lines: list[str]) -> None:
     """``lines`` to standard output, or to the file ``output`` whole: written beside, then renamed,
     so that a reader never sees half of it (a pipe or device is written to as it is)."""
@@ -277,6 +282,7 @@ def cmd_recluster(args: argparse.Namespace) -> int:
     from .recluster import run_recluster
 
     settings = get_settings(data_dir=args.data_dir)
+    _check_outputs(args.output, args.report)  # the job's changes are committed before they are written
     engine = _engine(settings)
     report = run_recluster(engine, since=args.since, until=args.until)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
