@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -195,22 +195,15 @@ class _Answers:
         def lines(online: IO[str]) -> Iterator[str]:
             return (repaired.get(json.loads(line)["id"], line) for line in online)
 
-        if self.rewritable:  # beside, then renamed: a reader (or a kill) sees one file whole
-            partial = self.output.with_name(self.output.name + ".partial")
-            with open(self.output, encoding="utf-8") as online, open(partial, "w", encoding="utf-8") as handle:
-                handle.writelines(lines(online))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(partial, self.output)
+        if self.rewritable:
+            with open(self.output, encoding="utf-8") as online:
+                _write_whole(self.output, lines(online))
             return
         self.stream.seek(0)
-        target = open(self.output, "w", encoding="utf-8") if self.output else sys.stdout
         try:
-            target.writelines(lines(self.stream))
+            _write_whole(self.output, lines(self.stream))
         finally:
             self.stream.close()
-            if target is not sys.stdout:
-                target.close()
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
@@ -255,19 +248,22 @@ def _check_outputs(*outputs: str | None) -> None:
             raise FileNotFoundError(f"{output}: its directory does not exist")
 
 
-def _write_whole(output: str | None, lines: list[str]) -> None:
-    """``lines`` to standard output, or to the file ``output`` whole: written beside, then renamed,
-    so that a reader never sees half of it (a pipe or device is written to as it is)."""
+def _write_whole(output: str | Path | None, lines: Iterable[str]) -> None:
+    """``lines`` to standard output, or to the file ``output`` whole: written beside
+    (``<name>.partial``, fsynced), then renamed, so that a reader (or a kill) never sees half of
+    it; a pipe or device is written to as it is."""
     target = Path(output) if output else None
     if target is None or (target.exists() and not target.is_file()):
         with open(target, "w", encoding="utf-8") if target else contextlib.nullcontext(sys.stdout) as out:
             out.writelines(lines)
             out.flush()
         return
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.",
-                                     delete=False) as file:
-        file.writelines(lines)
-    os.replace(file.name, target)
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, target)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
