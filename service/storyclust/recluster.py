@@ -53,12 +53,12 @@ from .article import parse_published
 from .features import FEATURES, weekdays_conflict
 from .neighbourhood import margins, nearest_cosines
 from .profile import STEM_BUCKETS, number_mantissa, sentence_buckets, weekday_mask
-from .store import select_in
+from .store import COPIES, select_in
 from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
 
 log = logging.getLogger(__name__)
 
-DUPLICATES = ("exact_duplicate", "near_duplicate")
+DUPLICATES = tuple(sorted(COPIES))  # the copy relations, in a fixed order for SQL parameters
 _GENERATION_KEY = "recluster_generation"  # meta: bumped by every committed job
 _JOB_LOCK = threading.Lock()  # one job per process; across processes the generation check refuses a stale write
 
