@@ -41,7 +41,7 @@ def naive(input_path: str, output_path: str) -> int:
     from storyclust.article import ArticleError, parse_article
     from storyclust.cli import CHUNK
     from storyclust.config import get_settings
-    from storyclust.embedding import Encoder
+    from storyclust.embedding import encoder_for
     from storyclust.engine import embed_text
 
     settings = get_settings()
@@ -49,9 +49,7 @@ def naive(input_path: str, output_path: str) -> int:
     # it storyclust's split calls too, leaving only the engine's overlap between the two.
     # The model as storyclust loads it, its kept ONNX export included (a start that exported
     # would hold and spend more than the product does).
-    encoder = Encoder(settings.model_path, settings.max_seq_length, settings.encode_batch_size,
-                      settings.torch_threads, settings.encode_workers or 1, settings.model_runtime,
-                      settings.model_cache_dir)
+    encoder = encoder_for(settings, settings.encode_workers or 1)
     index = faiss.IndexFlatIP(encoder.dim)
     k = settings.neighbours
     articles = []
