@@ -144,9 +144,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _repair(engine, ids: list[str]) -> dict[str, str]:
-    """The nightly job over this run's articles (``recluster.repair_articles``): their output
-    lines as it left them, by article id. A job that cannot run (another committed meanwhile)
-    leaves the online answers, which stay valid: it is reported, not fatal."""
+    """The nightly job over this run's articles and the stored stories they meet
+    (``recluster.repair_articles``): their output lines as it left them, by article id. A job
+    that cannot run (another committed meanwhile) leaves the online answers, which stay valid:
+    it is reported, not fatal."""
     from .recluster import repair_articles
 
     wanted = set(ids)

@@ -1194,16 +1194,22 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
 
 
 def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None = None) -> ReclusterReport | None:
-    """The job over the times of the stored articles ``ids`` (placed as in ``run_recluster``):
-    what ``storyclust cluster`` runs at the end of its online pass, so that a batch's answers
-    get the hindsight the nightly job would give them. Other stored articles of those times are
-    re-clustered with them. The times are cut into spans where two consecutive ones are more
-    than the time window apart (dated reports that far apart are never one story), so a run
-    holding one article of years ago does not re-cluster every year between. None when none of
-    ``ids`` is stored."""
+    """The job over the stored articles ``ids`` and the stored stories they meet: what
+    ``storyclust cluster`` runs at the end of its online pass, so that a batch's answers get the
+    hindsight the nightly job would give them.
+
+    The scope is a set of times (placed as in ``run_recluster``): those of ``ids``, and those of
+    every member of the stories they are in or whose articles are among their nearest
+    neighbours (:func:`_times_of_stories_met`). Without the second, a story that an earlier run
+    began stayed out of reach: the articles of a second run that the online pass had split
+    from it could not rejoin it (AllSides, 400 stories posted in two runs: B3 F1 0.832 against
+    0.894 in one). Other stored articles of those times are re-clustered with them. The times are
+    cut into spans where two consecutive ones are more than the time window apart (dated reports
+    that far apart are never one story), so a run holding one article of years ago does not
+    re-cluster every year between. None when none of ``ids`` is stored."""
+    config = config or ReclusterConfig()
     ids = list(dict.fromkeys(ids))
-    times = sorted(row[0] for row in select_in(
-        engine.store.reader(), "SELECT COALESCE(published_ts, ingested_at) FROM articles WHERE id IN ({})", ids))
+    times = _times_of_stories_met(engine, ids, config)
     if not times:
         return None
     window = engine.settings.time_window_seconds
@@ -1217,6 +1223,39 @@ def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None =
     spans.append((start, math.nextafter(previous, math.inf)))
     since, until = (dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in (spans[0][0], spans[-1][1]))
     return _run(engine, spans, since, until, config)
+
+
+def _times_of_stories_met(engine, ids: list[str], config: ReclusterConfig) -> list[float]:
+    """Sorted times of the stored articles ``ids`` and of every member of the stories they meet:
+    their own, and those of their ``config.neighbours`` nearest stored articles with a cosine of
+    at least ``config.min_cosine`` within the time window (the pairs the job would score). One
+    vector search per article, as the online pass made for it."""
+    db = engine.store.reader()
+    window = engine.settings.time_window_seconds
+    rows = list(select_in(db, "SELECT rowid, cluster_id, COALESCE(published_ts, ingested_at), published_ts, "
+                              "embedding FROM articles WHERE id IN ({})", ids))
+    if not rows:
+        return []
+    dim = engine.encoder.dim
+    stories = {row[1] for row in rows}
+    neighbours: dict[int, float | None] = {}  # rowid -> the published time of the article it was found for
+    with engine.lock:  # the index changes under ingest
+        for _, _, _, published, embedding in rows:
+            found, cosines = engine.vectors.search(np.frombuffer(embedding, dtype=np.float32).reshape(dim),
+                                                   config.neighbours + 1, around=published, within=window)
+            for rowid in found[cosines >= config.min_cosine].tolist():
+                neighbours.setdefault(rowid, published)
+    own = {row[0] for row in rows}
+    for rowid, cluster_id, published in select_in(
+            db, "SELECT rowid, cluster_id, published_ts FROM articles WHERE rowid IN ({})",
+            [r for r in neighbours if r not in own]):
+        found_for = neighbours[rowid]
+        if published is None or found_for is None or abs(published - found_for) <= window:
+            stories.add(cluster_id)
+    times = {row[2] for row in rows}
+    times.update(row[0] for row in select_in(
+        db, "SELECT COALESCE(published_ts, ingested_at) FROM articles WHERE cluster_id IN ({})", sorted(stories)))
+    return sorted(times)
 
 
 def _run(engine, spans: Spans, since: str | None, until: str | None, config: ReclusterConfig | None = None,
