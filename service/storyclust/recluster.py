@@ -63,6 +63,10 @@ _GENERATION_KEY = "recluster_generation"  # meta: bumped by every committed job
 _JOB_LOCK = threading.Lock()  # one job per process; across processes the generation check refuses a stale write
 
 
+class JobRunning(RuntimeError):
+    """Another job of this process holds the job lock (one job at a time per process)."""
+
+
 @dataclass(frozen=True)
 class ReclusterConfig:
     """Knobs of the job; its merge threshold is ``engine.recluster_threshold`` (scorer artifact or setting).
@@ -1264,7 +1268,7 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
     caller wrote them, for the report."""
     config = config or ReclusterConfig()
     if not _JOB_LOCK.acquire(blocking=False):
-        raise RuntimeError("a re-clustering is already running in this process")
+        raise JobRunning("a re-clustering is already running in this process")
     try:
         timings: dict[str, float] = {}
         clock = time.perf_counter()

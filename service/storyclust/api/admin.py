@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from ..article import iso_date_schema
 from ..engine import Engine
-from ..recluster import parse_bound, run_recluster
+from ..recluster import JobRunning, ReclusterReport, parse_bound, run_recluster
 from .deps import get_engine, require_write_key
 from .schemas import Problem
 
@@ -110,6 +110,15 @@ class ReclusterJobs:
             job = self._jobs[job_id]
             self._jobs[job_id] = job.model_copy(update=changes)
 
+    @staticmethod
+    def _run_after_others(engine: Engine, job: Job) -> ReclusterReport:
+        """The job, once a repair of the story-repair schedule that holds the job lock is done."""
+        while True:
+            try:
+                return run_recluster(engine, since=job.since, until=job.until)
+            except JobRunning:
+                time.sleep(0.2)
+
     def _work(self) -> None:
         while True:
             job_id, engine = self._queue.get()
@@ -118,7 +127,7 @@ class ReclusterJobs:
             self._update(job_id, state="running", started_at=_now())
             started = time.perf_counter()
             try:
-                report = run_recluster(engine, since=job.since, until=job.until)
+                report = self._run_after_others(engine, job)
             except Exception as error:  # noqa: BLE001 - any failure is the job's result
                 self._update(job_id, state="failed", finished_at=_now(), error=f"{type(error).__name__}: {error}",
                              seconds=round(time.perf_counter() - started, 3))

@@ -22,6 +22,7 @@ from ..config import Settings
 from ..embedding import Encoder
 from ..engine import Engine
 from ..metrics import LatencyMiddleware, Metrics
+from ..repair_schedule import RepairSchedule
 from . import articles, clusters, dedup, health
 from .admin import router as admin_router
 from .schemas import BARE_LIST_BODIES, UNION_TAGS
@@ -42,9 +43,16 @@ def create_app(settings: Settings, encoder: Encoder | None = None) -> FastAPI:
         engine = Engine(settings, encoder=encoder)  # catches the indexes up with the store
         app.state.engine = engine
         app.state.metrics.watch_store(engine.store.count, engine.store.cluster_count)
+        schedule = None
+        if settings.repair_idle_seconds > 0:
+            schedule = app.state.repair_schedule = RepairSchedule(engine, settings.repair_idle_seconds,
+                                                                  settings.repair_limit)
+            engine.on_stored.append(schedule.stored)
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.close()
             engine.save_indexes()
             engine.store.close()
             del app.state.engine
