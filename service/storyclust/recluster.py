@@ -28,6 +28,7 @@ Duplicates (exact and near) take no part in 2-4: they are attached to their orig
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import heapq
@@ -38,7 +39,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
 
@@ -228,9 +229,9 @@ Spans = list[tuple[float | None, float | None]]  # [since, until) timestamps; No
 EVERYTHING: Spans = [(None, None)]
 
 
-def _scope_sql(spans: Spans) -> tuple[str, list]:
-    """Articles in any of the spans. Articles are placed in time by publication, or by arrival
-    when undated."""
+def _scope_sql(spans: Spans, rows: bool = False) -> tuple[str, list]:
+    """Articles in any of the spans, or with ``rows`` also those in ``temp.job_rows`` (see
+    :func:`_held_rows`). Articles are placed in time by publication, or by arrival when undated."""
     parts, args = [], []
     for since, until in spans:
         where = []
@@ -241,14 +242,34 @@ def _scope_sql(spans: Spans) -> tuple[str, list]:
             where.append("COALESCE(published_ts, ingested_at) < ?")
             args.append(until)
         parts.append(" AND ".join(where) or "1=1")
+    if rows:
+        parts.append("rowid IN (SELECT rowid FROM temp.job_rows)")
     return "(" + " OR ".join(f"({part})" for part in parts) + ")", args
 
 
-def _take_snapshot(engine, spans: Spans) -> _Snapshot:
+@contextlib.contextmanager
+def _held_rows(engine, rows: Sequence[int] | None) -> Iterator[bool]:
+    """``rows`` in a temporary table of this thread's reader connection while the job runs (the
+    job reads its scope twice, and the list can be longer than SQL parameters may be); whether
+    there are any."""
+    if not rows:
+        yield False
+        return
+    db = engine.store.reader()
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS job_rows(rowid INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM temp.job_rows")
+    db.executemany("INSERT OR IGNORE INTO temp.job_rows VALUES (?)", ((r,) for r in rows))
+    try:
+        yield True
+    finally:
+        db.execute("DELETE FROM temp.job_rows")
+
+
+def _take_snapshot(engine, spans: Spans, rows: bool = False) -> _Snapshot:
     """Read everything the computation needs in one read transaction: a consistent state while
     the writer keeps committing (WAL readers see the database as of their first read)."""
     dim, num_perm = engine.encoder.dim, engine.settings.num_perm
-    scope, args = _scope_sql(spans)
+    scope, args = _scope_sql(spans, rows)
     db = engine.store.reader()
     db.execute("BEGIN")
     try:
@@ -1199,21 +1220,21 @@ def run_recluster(engine, since: str | None = None, until: str | None = None,
 
 def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None = None) -> ReclusterReport | None:
     """The job over the stored articles ``ids`` and the stored stories they meet: what
-    ``storyclust cluster`` runs at the end of its online pass, so that a batch's answers get the
-    hindsight the nightly job would give them.
+    ``storyclust cluster`` runs at the end of its online pass, and the API once posting pauses
+    (:mod:`repair_schedule`), so that their answers get the hindsight the nightly job would give.
 
-    The scope is a set of times (placed as in ``run_recluster``): those of ``ids``, and those of
-    every member of the stories they are in or whose articles are among their nearest
-    neighbours (:func:`_times_of_stories_met`). Without the second, a story that an earlier run
-    began stayed out of reach: the articles of a second run that the online pass had split
-    from it could not rejoin it (AllSides, 400 stories posted in two runs: B3 F1 0.832 against
-    0.894 in one). Other stored articles of those times are re-clustered with them. The times are
-    cut into spans where two consecutive ones are more than the time window apart (dated reports
-    that far apart are never one story), so a run holding one article of years ago does not
-    re-cluster every year between. None when none of ``ids`` is stored."""
+    The scope is the times of ``ids`` (placed as in ``run_recluster``; other stored articles of
+    those times are re-clustered with them), cut into spans where two consecutive ones are more
+    than the time window apart (dated reports that far apart are never one story), so a run
+    holding one article of years ago does not re-cluster every year between; and every member of
+    the stories that ``ids`` are in or meet among their nearest neighbours
+    (:func:`_stories_met`). Without these members, a story that an earlier run began stayed
+    out of reach: the reports of a later run that the online pass had split from it could not
+    rejoin it (1,199 AllSides articles posted as 2 / 4 runs: B3 F1 0.816 / 0.777 against 0.873
+    in one run; ``bench/runs.py``). None when none of ``ids`` is stored."""
     config = config or ReclusterConfig()
     ids = list(dict.fromkeys(ids))
-    times = _times_of_stories_met(engine, ids, config)
+    times, members = _stories_met(engine, ids, config)
     if not times:
         return None
     window = engine.settings.time_window_seconds
@@ -1226,96 +1247,102 @@ def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None =
         previous = t
     spans.append((start, math.nextafter(previous, math.inf)))
     since, until = (dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in (spans[0][0], spans[-1][1]))
-    return _run(engine, spans, since, until, config)
+    return _run(engine, spans, since, until, config, rows=members)
 
 
-def _times_of_stories_met(engine, ids: list[str], config: ReclusterConfig) -> list[float]:
-    """Sorted times of the stored articles ``ids`` and of every member of the stories they meet:
-    their own, and those of their ``config.neighbours`` nearest stored articles with a cosine of
-    at least ``config.min_cosine`` within the time window (the pairs the job would score). One
-    vector search per article, as the online pass made for it."""
+def _stories_met(engine, ids: list[str], config: ReclusterConfig) -> tuple[list[float], list[int]]:
+    """The sorted times of the stored articles ``ids``, and the rows of every member of the
+    stories they meet: their own, and those of their ``config.neighbours`` nearest stored
+    articles with a cosine of at least ``config.min_cosine`` within the time window (the pairs
+    the job would score). One vector search per article, as the online pass made for it."""
     db = engine.store.reader()
     window = engine.settings.time_window_seconds
     rows = list(select_in(db, "SELECT rowid, cluster_id, COALESCE(published_ts, ingested_at), published_ts, "
                               "embedding FROM articles WHERE id IN ({})", ids))
     if not rows:
-        return []
+        return [], []
     dim = engine.encoder.dim
     stories = {row[1] for row in rows}
-    neighbours: dict[int, float | None] = {}  # rowid -> the published time of the article it was found for
+    found_for: dict[int, float | None] = {}  # neighbour rowid -> the publication time it was found around
     with engine.lock:  # the index changes under ingest
         for _, _, _, published, embedding in rows:
             found, cosines = engine.vectors.search(np.frombuffer(embedding, dtype=np.float32).reshape(dim),
                                                    config.neighbours + 1, around=published, within=window)
             for rowid in found[cosines >= config.min_cosine].tolist():
-                neighbours.setdefault(rowid, published)
+                found_for.setdefault(rowid, published)
     own = {row[0] for row in rows}
     for rowid, cluster_id, published in select_in(
             db, "SELECT rowid, cluster_id, published_ts FROM articles WHERE rowid IN ({})",
-            [r for r in neighbours if r not in own]):
-        found_for = neighbours[rowid]
-        if published is None or found_for is None or abs(published - found_for) <= window:
+            [r for r in found_for if r not in own]):
+        around = found_for[rowid]
+        if published is None or around is None or abs(published - around) <= window:
             stories.add(cluster_id)
-    times = {row[2] for row in rows}
-    times.update(row[0] for row in select_in(
-        db, "SELECT COALESCE(published_ts, ingested_at) FROM articles WHERE cluster_id IN ({})", sorted(stories)))
-    return sorted(times)
+    members = [row[0] for row in select_in(db, "SELECT rowid FROM articles WHERE cluster_id IN ({})", sorted(stories))]
+    return sorted({row[2] for row in rows}), members
 
 
 def _run(engine, spans: Spans, since: str | None, until: str | None, config: ReclusterConfig | None = None,
-         before_commit: Callable[[], None] | None = None) -> ReclusterReport:
-    """The job over the articles of ``spans``; ``since`` and ``until`` are the bounds as the
-    caller wrote them, for the report."""
+         before_commit: Callable[[], None] | None = None, rows: Sequence[int] | None = None) -> ReclusterReport:
+    """The job over the articles of ``spans`` and the stored ``rows``; ``since`` and ``until``
+    are the bounds as the caller wrote them, for the report."""
     config = config or ReclusterConfig()
     if not _JOB_LOCK.acquire(blocking=False):
         raise JobRunning("a re-clustering is already running in this process")
     try:
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[name] = now - clock
-            clock = now
-
-        settings = engine.settings
-        window = settings.time_window_seconds
-        snap = _take_snapshot(engine, spans)
-        lap("snapshot")
-        if len(snap.node_row) == 0:  # an empty store or span: nothing to re-cluster
-            lines = _lines(engine, spans, snap.max_rowid)
-            unchanged = {line["id"]: line["cluster_id"] for line in lines}
-            return ReclusterReport(lines, [], [], [], [], _scope_summary(snap, 0, since, until), {}, {},
-                                   id_stability(unchanged, unchanged), timings)
-        a, b, cos, nearest, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
-        lap("candidates")
-        scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
-        score = scorer(a, b, cos)
-        a, b, score, graph["completion_pairs"] = _complete_components(
-            snap, a, b, cos, score, engine.recluster_threshold, window, settings.model_multilingual, config, scorer)
-        graph["strong_edges"] = int(np.count_nonzero(score >= engine.recluster_threshold))
-        lap("scoring")
-        node_label = average_linkage(len(snap.ts), a, b, score, engine.recluster_threshold, config.complete_limit,
-                                     config.split_ratio, tally=graph)
-        lap("linkage")
-        plan = _plan(snap, node_label, a, b, score)
-        lap("plan")
-        final, reconciled = _write(engine, snap, plan, before_commit)
-        lap("write")
-        lines = _lines(engine, spans, snap.max_rowid)
-        lap("lines")
-        report = _report(snap, plan, final, lines, graph, reconciled, since, until)
-        report.timings = timings
-        log.info("recluster: %s", report.summary()["counts"])
-        return report
+        with _held_rows(engine, rows) as held:
+            return _job(engine, spans, held, since, until, config, before_commit)
     finally:
         _JOB_LOCK.release()
 
 
-def _lines(engine, spans: Spans, max_rowid: int) -> list[dict]:
+def _job(engine, spans: Spans, rows: bool, since: str | None, until: str | None, config: ReclusterConfig,
+         before_commit: Callable[[], None] | None) -> ReclusterReport:
+    """The job's stages (see the module), under the job lock; ``rows``: whether
+    ``temp.job_rows`` is part of the scope."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    settings = engine.settings
+    window = settings.time_window_seconds
+    snap = _take_snapshot(engine, spans, rows)
+    lap("snapshot")
+    if len(snap.node_row) == 0:  # an empty store or span: nothing to re-cluster
+        lines = _lines(engine, spans, snap.max_rowid, rows)
+        unchanged = {line["id"]: line["cluster_id"] for line in lines}
+        return ReclusterReport(lines, [], [], [], [], _scope_summary(snap, 0, since, until), {}, {},
+                               id_stability(unchanged, unchanged), timings)
+    a, b, cos, nearest, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
+    lap("candidates")
+    scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
+    score = scorer(a, b, cos)
+    a, b, score, graph["completion_pairs"] = _complete_components(
+        snap, a, b, cos, score, engine.recluster_threshold, window, settings.model_multilingual, config, scorer)
+    graph["strong_edges"] = int(np.count_nonzero(score >= engine.recluster_threshold))
+    lap("scoring")
+    node_label = average_linkage(len(snap.ts), a, b, score, engine.recluster_threshold, config.complete_limit,
+                                 config.split_ratio, tally=graph)
+    lap("linkage")
+    plan = _plan(snap, node_label, a, b, score)
+    lap("plan")
+    final, reconciled = _write(engine, snap, plan, before_commit)
+    lap("write")
+    lines = _lines(engine, spans, snap.max_rowid, rows)
+    lap("lines")
+    report = _report(snap, plan, final, lines, graph, reconciled, since, until)
+    report.timings = timings
+    log.info("recluster: %s", report.summary()["counts"])
+    return report
+
+
+def _lines(engine, spans: Spans, max_rowid: int, rows: bool = False) -> list[dict]:
     """The committed assignment of every article of the snapshot's scope."""
-    scope, args = _scope_sql(spans)
+    scope, args = _scope_sql(spans, rows)
     rows = engine.store.reader().execute(
         f"SELECT id, cluster_id, relation, duplicate_of, score FROM articles WHERE rowid <= ? AND {scope} ORDER BY rowid",
         [max_rowid] + args)
