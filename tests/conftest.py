@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from storyclust.api.app import create_app
+from storyclust.article import ArticleError, parse_article
 from storyclust.config import PROJECT_ROOT, Settings
 from storyclust.embedding import encoder_for
 
@@ -27,6 +28,16 @@ def load_dataset(name: str, lang: str | None = None, limit: int | None = None) -
     if lang:
         rows = [r for r in rows if r.get("lang") == lang]
     return rows[:limit] if limit else rows
+
+
+def accepted(row: dict) -> bool:
+    """Whether the service takes this dev row (AllSides has a few title-only rows, which
+    CONTRACT rejects)."""
+    try:
+        parse_article(row)
+    except ArticleError:
+        return False
+    return True
 
 
 def reformat(text: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import load_dataset
+from conftest import accepted, load_dataset
 from fastapi.testclient import TestClient
 
 from storyclust import recluster
@@ -34,15 +34,7 @@ from storyclust.recluster import ReclusterConfig, average_linkage, feature_rows,
 from storyclust.scorer import PairScorer
 from storyclust.term_stats import TermStats
 
-def _accepted(row: dict) -> bool:
-    try:
-        parse_article(row)
-    except ValueError:  # AllSides has a few title-only rows, which CONTRACT rejects
-        return False
-    return True
-
-
-ROWS = [r for r in load_dataset("allsides-train", limit=600) if _accepted(r)]
+ROWS = [r for r in load_dataset("allsides-train", limit=600) if accepted(r)]
 GOLD = {r["id"]: r["event_id"] for r in ROWS}
 
 
