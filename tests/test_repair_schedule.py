@@ -40,6 +40,7 @@ def test_stories_split_online_are_repaired_after_posting_pauses(make_client):
     assert sum(now[i] != answered[i] for i in now) >= 10
     assert _b3(rows, gold, now) > _b3(rows, gold, answered) + 0.03
     assert schedule.last_summary["counts"]["merges"] > 0
+    assert 'storyclust_story_repairs_total{result="done"} 1.0' in client.get("/metrics").text
 
 
 def test_a_repair_waits_for_the_admin_job_and_the_admin_job_for_it(make_client):
@@ -55,6 +56,9 @@ def test_a_repair_waits_for_the_admin_job_and_the_admin_job_for_it(make_client):
         assert not schedule.wait_idle(timeout=1.0)  # due, but held off by the lock
     assert schedule.wait_idle(timeout=60)
     assert schedule.repairs == 1
+    metrics = client.get("/metrics").text
+    assert 'storyclust_story_repairs_total{result="done"} 1.0' in metrics
+    assert 'storyclust_story_repairs_total{result="postponed"}' in metrics
     deadline = time.monotonic() + 60
     while client.get(f"/admin/recluster/{job['job_id']}").json()["state"] in ("queued", "running"):
         assert time.monotonic() < deadline

@@ -42,6 +42,10 @@ class Metrics:
             ["method", "route", "status"], registry=self.registry)
         self.articles = Gauge("storyclust_stored_articles", "Articles in the store.", registry=self.registry)
         self.stories = Gauge("storyclust_stories", "Story clusters in the store.", registry=self.registry)
+        self.repairs = Counter(
+            "storyclust_story_repairs", "Repairs of the stories of posted articles after a pause in posting "
+            "(storyclust.repair_schedule), by result: done, postponed (another job held the job lock) "
+            "or failed (the online stories stand).", ["result"], registry=self.registry)
 
     def watch_store(self, articles: Callable[[], float], stories: Callable[[], float]) -> None:
         """Read the store's figures at scrape time."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .recluster import repair_articles
@@ -41,8 +41,11 @@ log = logging.getLogger(__name__)
 class RepairSchedule:
     """Repairs the stories of newly stored articles after a pause in posting (see the module)."""
 
-    def __init__(self, engine: Engine, idle_seconds: float, limit: int) -> None:
+    def __init__(self, engine: Engine, idle_seconds: float, limit: int,
+                 on_result: Callable[[str], None] | None = None) -> None:
+        """``on_result``: called with "done", "postponed" or "failed" after each attempt (metrics)."""
         self.engine = engine
+        self.on_result = on_result or (lambda result: None)
         self.idle_seconds = idle_seconds
         self.limit = limit
         self.repairs = 0  # runs committed
@@ -100,16 +103,19 @@ class RepairSchedule:
             report = repair_articles(self.engine, ids)
         except RuntimeError as error:  # another job runs (the admin endpoint): try again after it
             log.info("story repair postponed: %s", error)
+            self.on_result("postponed")
             with self._wake:
                 self._waiting = {**dict.fromkeys(ids), **self._waiting}
                 self._last_stored = time.monotonic()
             return
         except Exception:  # noqa: BLE001 - the online stories stand; the nightly job will repair
             log.exception("story repair of %d articles failed; their online stories stand", len(ids))
+            self.on_result("failed")
         else:
             if report is not None:
                 self.repairs += 1
                 self.last_summary = report.summary()
+                self.on_result("done")
         with self._wake:
             if not self._waiting:
                 self._idle.set()

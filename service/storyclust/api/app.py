@@ -45,8 +45,9 @@ def create_app(settings: Settings, encoder: Encoder | None = None) -> FastAPI:
         app.state.metrics.watch_store(engine.store.count, engine.store.cluster_count)
         schedule = None
         if settings.repair_idle_seconds > 0:
-            schedule = app.state.repair_schedule = RepairSchedule(engine, settings.repair_idle_seconds,
-                                                                  settings.repair_limit)
+            schedule = app.state.repair_schedule = RepairSchedule(
+                engine, settings.repair_idle_seconds, settings.repair_limit,
+                on_result=lambda result: app.state.metrics.repairs.labels(result).inc())
             engine.on_stored.append(schedule.stored)
         try:
             yield
