@@ -229,8 +229,8 @@ Spans = list[tuple[float | None, float | None]]  # [since, until) timestamps; No
 EVERYTHING: Spans = [(None, None)]
 
 
-def _scope_sql(spans: Spans, rows: bool = False) -> tuple[str, list]:
-    """Articles in any of the spans, or with ``rows`` also those in ``temp.job_rows`` (see
+def _scope_sql(spans: Spans, held_rows: bool = False) -> tuple[str, list]:
+    """Articles in any of the spans, or with ``held_rows`` also those in ``temp.job_rows`` (see
     :func:`_held_rows`). Articles are placed in time by publication, or by arrival when undated."""
     parts, args = [], []
     for since, until in spans:
@@ -242,7 +242,7 @@ def _scope_sql(spans: Spans, rows: bool = False) -> tuple[str, list]:
             where.append("COALESCE(published_ts, ingested_at) < ?")
             args.append(until)
         parts.append(" AND ".join(where) or "1=1")
-    if rows:
+    if held_rows:
         parts.append("rowid IN (SELECT rowid FROM temp.job_rows)")
     return "(" + " OR ".join(f"({part})" for part in parts) + ")", args
 
@@ -265,11 +265,11 @@ def _held_rows(engine, rows: Sequence[int] | None) -> Iterator[bool]:
         db.execute("DELETE FROM temp.job_rows")
 
 
-def _take_snapshot(engine, spans: Spans, rows: bool = False) -> _Snapshot:
+def _take_snapshot(engine, spans: Spans, held_rows: bool = False) -> _Snapshot:
     """Read everything the computation needs in one read transaction: a consistent state while
     the writer keeps committing (WAL readers see the database as of their first read)."""
     dim, num_perm = engine.encoder.dim, engine.settings.num_perm
-    scope, args = _scope_sql(spans, rows)
+    scope, args = _scope_sql(spans, held_rows)
     db = engine.store.reader()
     db.execute("BEGIN")
     try:
@@ -1264,12 +1264,12 @@ def _stories_met(engine, ids: list[str], config: ReclusterConfig) -> tuple[list[
     dim = engine.encoder.dim
     stories = {row[1] for row in rows}
     found_for: dict[int, float | None] = {}  # neighbour rowid -> the publication time it was found around
-    with engine.lock:  # the index changes under ingest
-        for _, _, _, published, embedding in rows:
+    for _, _, _, published, embedding in rows:
+        with engine.lock:  # the index changes under ingest; held per search, so posts go on between
             found, cosines = engine.vectors.search(np.frombuffer(embedding, dtype=np.float32).reshape(dim),
                                                    config.neighbours + 1, around=published, within=window)
-            for rowid in found[cosines >= config.min_cosine].tolist():
-                found_for.setdefault(rowid, published)
+        for rowid in found[cosines >= config.min_cosine].tolist():
+            found_for.setdefault(rowid, published)
     own = {row[0] for row in rows}
     for rowid, cluster_id, published in select_in(
             db, "SELECT rowid, cluster_id, published_ts FROM articles WHERE rowid IN ({})",
@@ -1295,9 +1295,9 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
         _JOB_LOCK.release()
 
 
-def _job(engine, spans: Spans, rows: bool, since: str | None, until: str | None, config: ReclusterConfig,
+def _job(engine, spans: Spans, held_rows: bool, since: str | None, until: str | None, config: ReclusterConfig,
          before_commit: Callable[[], None] | None) -> ReclusterReport:
-    """The job's stages (see the module), under the job lock; ``rows``: whether
+    """The job's stages (see the module), under the job lock; ``held_rows``: whether
     ``temp.job_rows`` is part of the scope."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -1310,10 +1310,10 @@ def _job(engine, spans: Spans, rows: bool, since: str | None, until: str | None,
 
     settings = engine.settings
     window = settings.time_window_seconds
-    snap = _take_snapshot(engine, spans, rows)
+    snap = _take_snapshot(engine, spans, held_rows)
     lap("snapshot")
     if len(snap.node_row) == 0:  # an empty store or span: nothing to re-cluster
-        lines = _lines(engine, spans, snap.max_rowid, rows)
+        lines = _lines(engine, spans, snap.max_rowid, held_rows)
         unchanged = {line["id"]: line["cluster_id"] for line in lines}
         return ReclusterReport(lines, [], [], [], [], _scope_summary(snap, 0, since, until), {}, {},
                                id_stability(unchanged, unchanged), timings)
@@ -1332,7 +1332,7 @@ def _job(engine, spans: Spans, rows: bool, since: str | None, until: str | None,
     lap("plan")
     final, reconciled = _write(engine, snap, plan, before_commit)
     lap("write")
-    lines = _lines(engine, spans, snap.max_rowid, rows)
+    lines = _lines(engine, spans, snap.max_rowid, held_rows)
     lap("lines")
     report = _report(snap, plan, final, lines, graph, reconciled, since, until)
     report.timings = timings
@@ -1340,9 +1340,9 @@ def _job(engine, spans: Spans, rows: bool, since: str | None, until: str | None,
     return report
 
 
-def _lines(engine, spans: Spans, max_rowid: int, rows: bool = False) -> list[dict]:
+def _lines(engine, spans: Spans, max_rowid: int, held_rows: bool = False) -> list[dict]:
     """The committed assignment of every article of the snapshot's scope."""
-    scope, args = _scope_sql(spans, rows)
+    scope, args = _scope_sql(spans, held_rows)
     rows = engine.store.reader().execute(
         f"SELECT id, cluster_id, relation, duplicate_of, score FROM articles WHERE rowid <= ? AND {scope} ORDER BY rowid",
         [max_rowid] + args)
