@@ -68,6 +68,10 @@ class JobRunning(RuntimeError):
     """Another job of this process holds the job lock (one job at a time per process)."""
 
 
+class StaleSnapshot(RuntimeError):
+    """Another job (of any process) committed since this one's snapshot: run it again."""
+
+
 @dataclass(frozen=True)
 class ReclusterConfig:
     """Knobs of the job; its merge threshold is ``engine.recluster_threshold`` (scorer artifact or setting).
@@ -1105,7 +1109,7 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
         store.begin()
         try:
             if store.get_meta(_GENERATION_KEY) != snap.generation:
-                raise RuntimeError("another re-clustering committed since this one's snapshot; run it again")
+                raise StaleSnapshot("another re-clustering committed since this one's snapshot; run it again")
             final = dict(plan.kept)
             taken: set[str] = set()
             first_row: dict[int, int] = {}

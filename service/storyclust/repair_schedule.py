@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .recluster import repair_articles
+from .recluster import JobRunning, StaleSnapshot, repair_articles
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -101,7 +101,7 @@ class RepairSchedule:
     def _repair(self, ids: list[str]) -> None:
         try:
             report = repair_articles(self.engine, ids)
-        except RuntimeError as error:  # another job runs (the admin endpoint): try again after it
+        except (JobRunning, StaleSnapshot) as error:  # another job ran meanwhile: try again after it
             log.info("story repair postponed: %s", error)
             self.on_result("postponed")
             with self._wake:
