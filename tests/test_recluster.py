@@ -502,7 +502,7 @@ def test_job_refuses_a_stale_snapshot(engine, monkeypatch):
 
 def test_dense_and_sparse_linkage_agree():
     """Small components use SciPy on a dense matrix, giant ones a sparse heap: same result, with
-    and without undoing loose merges. Groups of four score 0.75-1 inside; random pairs 0-1."""
+    and without undoing loose merges and lone joins. Groups of four score 0.75-1 inside; random pairs 0-1."""
     rng = np.random.default_rng(3)
     group = np.arange(120) // 4
     i, j = np.triu_indices(120, 1)
@@ -513,12 +513,12 @@ def test_dense_and_sparse_linkage_agree():
     a, b = a[keep][first], b[keep][first]
     s = np.where(group[a] == group[b], rng.uniform(0.75, 1, len(a)), rng.uniform(0, 1, len(a)))
     stories = []
-    for split_ratio in (0.0, 0.9):
-        dense = average_linkage(120, a, b, s, 0.3, dense_limit=1000, split_ratio=split_ratio)
-        sparse_ = average_linkage(120, a, b, s, 0.3, dense_limit=0, split_ratio=split_ratio)
+    for split_ratio, lone_majority in ((0.0, False), (0.9, False), (0.9, True)):
+        dense = average_linkage(120, a, b, s, 0.3, dense_limit=1000, split_ratio=split_ratio, lone_majority=lone_majority)
+        sparse_ = average_linkage(120, a, b, s, 0.3, dense_limit=0, split_ratio=split_ratio, lone_majority=lone_majority)
         assert np.array_equal(dense, sparse_)
         stories.append(len(set(dense.tolist())))
-    assert 1 < stories[0] < stories[1]
+    assert 1 < stories[0] < stories[1] < stories[2]
 
 
 def test_split_undoes_only_merges_of_groups_tighter_inside_than_across():
@@ -554,6 +554,26 @@ def test_an_undone_merge_under_one_that_holds_still_splits():
         labels = average_linkage(7, a, b, s, 0.3, dense_limit=dense_limit, split_ratio=0.44, tally=tally)
         assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2] and tally["undone_merges"] == 1
 
+
+
+def test_a_lone_article_joins_only_a_group_it_mostly_links_with():
+    """The seeds' job graph in miniature: 1-2 is one meeting (0.69); 0 scores 0.62 with 1 and
+    0.10 with 2, so plain average linkage at 0.15 carries it in (0.36 on average). With
+    ``lone_majority`` it links (>= 0.15) with one of two members, not most, and stays apart.
+    Article 3 then joins 1-2 (0.3 with each of them and with 0): a join that holds, so the group
+    goes on up the tree without 0."""
+    edges = [(1, 2, 0.69), (0, 1, 0.62), (0, 2, 0.10), (0, 3, 0.3), (1, 3, 0.3), (2, 3, 0.3)]
+    a, b, s = (np.array(column) for column in zip(*edges))
+    assert len(set(average_linkage(4, a, b, s, 0.15, split_ratio=0.44).tolist())) == 1
+    for dense_limit in (1000, 0):
+        tally: dict[str, int] = {}
+        labels = average_linkage(4, a, b, s, 0.15, dense_limit=dense_limit, split_ratio=0.44,
+                                 lone_majority=True, tally=tally)
+        assert labels.tolist() == [0, 1, 1, 1] and tally == {"undone_merges": 0, "lone_set_apart": 1}
+    # linked with two of three members: it joins
+    triangle = [(1, 2, 0.9), (1, 3, 0.9), (2, 3, 0.9), (0, 1, 0.6), (0, 2, 0.6), (0, 3, 0.05)]
+    a, b, s = (np.array(column) for column in zip(*triangle))
+    assert len(set(average_linkage(4, a, b, s, 0.15, lone_majority=True).tolist())) == 1
 
 def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, encoder):
     """ECB+ topics 29 and 12: the Colts clinching a playoff berth in two seasons (beating the

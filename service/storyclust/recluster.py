@@ -102,6 +102,15 @@ class ReclusterConfig:
         job merge trees, 42 of the 44 such merges below 0.44 joined different events; from
         0.44 to 0.5, 58 of 65, but undoing those also cut large ECB+ stories under a scorer
         that never saw ECB+ (B3 0.819 -> 0.806). 0 keeps plain average linkage.
+    lone_majority: a lone article joins a group only where it links (scores at or above the
+        job's threshold) with more than half of the group's members; else it stays apart and
+        the group goes on without it. Average linkage lets one strong pair carry a lone
+        article into a small group: into a pair, a score of 0.62 with one report outweighs
+        0.10 with the other, and a report of another meeting of the same two presidents joins
+        the story (the seeds, 001 with 002-003). Costs on the dev sets' job graphs (B3,
+        out-of-fold): ECB+ and NewsWCL50 unchanged, AllSides -0.006, Clust-McMs English
+        -0.003 (a lone report that matches one member of a story closely and another not at
+        all is more often right there). False keeps plain average linkage.
     """
 
     neighbours: int = 10
@@ -113,6 +122,7 @@ class ReclusterConfig:
     complete_limit: int = 1000
     edge_batch: int = 10_000
     split_ratio: float = 0.44
+    lone_majority: bool = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -876,23 +886,26 @@ def _strong_components(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, 
 
 
 def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float,
-                    dense_limit: int = 1000, split_ratio: float = 0.0,
+                    dense_limit: int = 1000, split_ratio: float = 0.0, lone_majority: bool = False,
                     tally: dict[str, int] | None = None) -> np.ndarray:
     """Cluster labels of n nodes: repeatedly merge the two clusters with the highest average
     pair score (pairs without an edge count 0) while it is at least ``threshold``; then undo,
     from the top, each merge of two groups that are much tighter inside than with each other
-    (``_split_groups``, with ``split_ratio``; 0 undoes nothing).
+    (``_split_groups``, with ``split_ratio``; 0 undoes nothing) and, with ``lone_majority``,
+    each join of a lone node to a group where it links (>= threshold) with half its members
+    or fewer.
 
     A merge needs one pair at or above the threshold, so clusters never cross the connected
     components of the strong edges: each component is clustered alone. Components of up to
     ``dense_limit`` nodes go to SciPy's average linkage on their dense score matrix (C, O(m^2)
     memory), larger ones to a sparse heap in Python. Labels are numbered in node order of each
     cluster's first node. ``tally``, when given, counts the merges undone (``undone_merges``:
-    the job's report shows how often look-alike groups were kept apart)."""
+    the job's report shows how often look-alike groups were kept apart) and the lone nodes
+    set apart (``lone_set_apart``)."""
     label = np.arange(n)
-    undone = 0
+    undone = set_apart = 0
     if tally is not None:
-        tally["undone_merges"] = 0
+        tally["undone_merges"] = tally["lone_set_apart"] = 0
     if not np.any(score >= threshold):
         return label
     component = _strong_components(n, a, b, score, threshold)
@@ -908,11 +921,14 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
         nodes = members[first_member[c]:first_member[c + 1]]  # ascending
         i, j = np.searchsorted(nodes, a[e]), np.searchsorted(nodes, b[e])
         link = _merges_dense if len(nodes) <= dense_limit else _merges_sparse
-        groups, count = _split_groups(len(nodes), link(len(nodes), i, j, score[e], threshold), split_ratio)
+        merges = link(len(nodes), i, j, score[e], threshold)
+        links = _lone_links(len(nodes), merges, i, j, score[e], threshold) if lone_majority else None
+        groups, count, apart = _split_groups(len(nodes), merges, split_ratio, links)
         label[nodes] = nodes[groups]
         undone += count
+        set_apart += apart
     if tally is not None:
-        tally["undone_merges"] = undone
+        tally["undone_merges"], tally["lone_set_apart"] = undone, set_apart
     return np.unique(label, return_inverse=True)[1]  # each label is its cluster's smallest node
 
 
@@ -968,10 +984,45 @@ def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, thre
     return np.array(merges, dtype=np.float64).reshape(-1, 3)
 
 
-def _split_groups(m: int, merges: np.ndarray, split_ratio: float) -> tuple[np.ndarray, int]:
+def _lone_links(m: int, merges: np.ndarray, i: np.ndarray, j: np.ndarray, score: np.ndarray,
+                threshold: float) -> np.ndarray:
+    """For each row of the merge tree ``merges`` (as ``_merges_dense`` numbers it) that joins a
+    lone node to a group of two or more: how many of the group's members the lone node links
+    with (pair score >= threshold); -1 for other rows. A union-find over the tree gives each
+    node's cluster at the time of the merge."""
+    k = len(merges)
+    left, right = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64)
+    strong = score >= threshold
+    linked: dict[int, list[int]] = defaultdict(list)
+    for x, y in zip(i[strong].tolist(), j[strong].tolist()):
+        linked[x].append(y)
+        linked[y].append(x)
+    parent = list(range(m + k))
+    size = [1] * m + [0] * k
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    links = np.full(k, -1, dtype=np.int64)
+    for r, (x, y) in enumerate(zip(left.tolist(), right.tolist())):
+        if min(size[x], size[y]) == 1 and max(size[x], size[y]) >= 2:
+            lone, group = (x, y) if size[x] == 1 else (y, x)
+            links[r] = sum(find(other) == group for other in linked[lone])
+        size[m + r] = size[x] + size[y]
+        parent[x] = parent[y] = m + r
+    return links
+
+
+def _split_groups(m: int, merges: np.ndarray, split_ratio: float,
+                  lone_links: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
     """For each of m nodes, the index of its group's first node, the groups being the merge tree
     ``merges`` (rows: cluster, cluster, average score between them; row r makes cluster m + r)
-    with some merges undone; and how many were undone.
+    with some merges undone; how many were undone; and how many lone nodes were set apart.
 
     A merge is undone when both sides hold two nodes or more and the average score between them
     is below ``split_ratio`` times the cohesion (average pair score inside) of the looser side:
@@ -980,7 +1031,11 @@ def _split_groups(m: int, merges: np.ndarray, split_ratio: float) -> tuple[np.nd
     Each merge is judged on its own, also under a merge that holds: what joined the two sides
     after their merge (a lone article, a smaller group) then stays apart from both. On the dev
     sets' job graphs (2026-11-30, repair at 0.15) that beat keeping everything below a merge that
-    holds together (AllSides B3 0.808 -> 0.805) and giving the joiner the larger side (0.806)."""
+    holds together (AllSides B3 0.808 -> 0.805) and giving the joiner the larger side (0.806).
+
+    With ``lone_links`` (``_lone_links``), a lone node's join to a group is undone where it links
+    with half the group's members or fewer (``ReclusterConfig.lone_majority``); the group then
+    goes on up the tree without it."""
     k = len(merges)
     left, right, between = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64), merges[:, 2]
     size, inner = np.ones(m + k), np.zeros(m + k)  # per cluster: nodes, sum of its pair scores
@@ -990,13 +1045,17 @@ def _split_groups(m: int, merges: np.ndarray, split_ratio: float) -> tuple[np.nd
     cohesion = inner / np.maximum(size * (size - 1) / 2, 1)
     undone = ((size[left] >= 2) & (size[right] >= 2)
               & (between < split_ratio * np.minimum(cohesion[left], cohesion[right])))
+    apart = np.zeros(k, dtype=bool) if lone_links is None else (lone_links >= 0) & (2 * lone_links <= size[m:] - 1)
+    larger = np.where(size[left] >= size[right], left, right)
     group = np.arange(m + k)  # the outermost cluster that holds each cluster
     for r in range(k - 1, -1, -1):  # a cluster's merge comes after those of its parts
-        if not undone[r]:
+        if apart[r]:
+            group[larger[r]] = group[m + r]
+        elif not undone[r]:
             group[left[r]] = group[right[r]] = group[m + r]
     first = np.full(m + k, m)
     np.minimum.at(first, group[:m], np.arange(m))
-    return first[group[:m]], int(np.count_nonzero(undone))
+    return first[group[:m]], int(np.count_nonzero(undone & ~apart)), int(np.count_nonzero(apart))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1330,7 +1389,7 @@ def _job(engine, spans: Spans, held_rows: bool, since: str | None, until: str | 
     graph["strong_edges"] = int(np.count_nonzero(score >= engine.recluster_threshold))
     lap("scoring")
     node_label = average_linkage(len(snap.ts), a, b, score, engine.recluster_threshold, config.complete_limit,
-                                 config.split_ratio, tally=graph)
+                                 config.split_ratio, config.lone_majority, tally=graph)
     lap("linkage")
     plan = _plan(snap, node_label, a, b, score)
     lap("plan")
