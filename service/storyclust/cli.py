@@ -137,6 +137,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         engine.save_indexes()
         out.end_online_pass()
     if not args.online:
+        if ids:  # the job may take minutes on a large store: say what is happening
+            print(f"repairing the stories of the run's {len(set(ids))} articles (--online skips this)", file=sys.stderr)
         out.rewrite(_repair(engine, ids))
     if failed:
         print(f"{failed} malformed line(s) skipped", file=sys.stderr)
@@ -151,8 +153,6 @@ def _repair(engine, ids: list[str]) -> dict[str, str]:
     from .recluster import repair_articles
 
     wanted = set(ids)
-    if wanted:  # the job may take minutes on a large store: say what is happening
-        print(f"repairing the stories of the run's {len(wanted)} articles (--online skips this)", file=sys.stderr)
     try:
         report = repair_articles(engine, ids)
     except RuntimeError as error:
@@ -306,16 +306,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_seeds(args: argparse.Namespace) -> int:
-    """Cluster the demo corpus and show how it compares with its gold events."""
+    """Cluster the demo corpus as `cluster` does (online, then the repair) and show how it
+    compares with its gold events."""
     from .evaluation import score
     from .seeds import load_gold, load_seeds
 
     engine = _engine(get_settings(data_dir=args.data_dir))
     decisions = engine.ingest([parse_article(s) for s in load_seeds()])
-    for d in decisions:
-        print(json.dumps(d.line()))
+    repaired = _repair(engine, [d.id for d in decisions])
+    lines = [json.loads(repaired[d.id]) if d.id in repaired else d.line() for d in decisions]
+    for line in lines:
+        print(json.dumps(line))
     gold = load_gold()
-    result = score([gold[d.id] for d in decisions], [d.cluster_id for d in decisions])
+    result = score([gold[line["id"]] for line in lines], [line["cluster_id"] for line in lines])
     print(f"seeds: B3 F1 {result['b3_f1']:.3f}, pairwise F1 {result['pair_f1']:.3f}", file=sys.stderr)
     return 0
 
