@@ -559,9 +559,11 @@ def test_an_undone_merge_under_one_that_holds_still_splits():
 def test_a_lone_article_joins_only_a_group_it_mostly_links_with():
     """The seeds' job graph in miniature: 1-2 is one meeting (0.69); 0 scores 0.62 with 1 and
     0.10 with 2, so plain average linkage at 0.15 carries it in (0.36 on average). With
-    ``lone_majority`` it links (>= 0.15) with one of two members, not most, and stays apart.
-    Article 3 then joins 1-2 (0.3 with each of them and with 0): a join that holds, so the group
-    goes on up the tree without 0."""
+    ``lone_majority`` it links with one of two members, not most: 0.10 is below the threshold
+    and below its 0.3 with article 3, outside the story. So it stays apart. Article 3 then joins
+    1-2 (0.3 with each of them and with 0): a join that holds, so the group goes on up the tree
+    without 0. Without article 3, 0's 0.10 with 2 is above anything it scores outside the story
+    (nothing), and it joins."""
     edges = [(1, 2, 0.69), (0, 1, 0.62), (0, 2, 0.10), (0, 3, 0.3), (1, 3, 0.3), (2, 3, 0.3)]
     a, b, s = (np.array(column) for column in zip(*edges))
     assert len(set(average_linkage(4, a, b, s, 0.15, split_ratio=0.44).tolist())) == 1
@@ -570,6 +572,12 @@ def test_a_lone_article_joins_only_a_group_it_mostly_links_with():
         labels = average_linkage(4, a, b, s, 0.15, dense_limit=dense_limit, split_ratio=0.44,
                                  lone_majority=True, tally=tally)
         assert labels.tolist() == [0, 1, 1, 1] and tally == {"undone_merges": 0, "lone_set_apart": 1}
+    a, b, s = (np.array(column) for column in zip(*edges[:3]))
+    assert len(set(average_linkage(3, a, b, s, 0.15, lone_majority=True).tolist())) == 1
+    # the same with 0's score outside the story in another component (3-4, below the threshold)
+    beyond = edges[:3] + [(0, 3, 0.12), (3, 4, 0.9)]
+    a, b, s = (np.array(column) for column in zip(*beyond))
+    assert average_linkage(5, a, b, s, 0.15, lone_majority=True).tolist() == [0, 1, 1, 2, 2]
     # linked with two of three members: it joins
     triangle = [(1, 2, 0.9), (1, 3, 0.9), (2, 3, 0.9), (0, 1, 0.6), (0, 2, 0.6), (0, 3, 0.05)]
     a, b, s = (np.array(column) for column in zip(*triangle))
