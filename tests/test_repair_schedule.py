@@ -24,7 +24,7 @@ def _b3(rows: list[dict], gold: dict[str, str], clusters: dict[str, str]) -> flo
 
 def test_stories_split_online_are_repaired_after_posting_pauses(make_client):
     """158 AllSides articles posted one by one in a shuffled order: the online pass splits many
-    stories (its answers' B3 F1 0.80); once posting pauses, GET shows them repaired (0.90, 23
+    stories (its answers' B3 F1 0.80); once posting pauses, GET shows them repaired (0.90, 22
     articles moved), as `storyclust cluster` would have left them."""
     rows = _shuffled_allsides(160)
     gold = {r["id"]: r["event_id"] for r in load_dataset("allsides-train", limit=160)}
