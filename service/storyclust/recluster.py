@@ -1000,36 +1000,40 @@ def _lone_links(m: int, merges: np.ndarray, i: np.ndarray, j: np.ndarray, score:
     with; -1 for other rows. It links with a member it scores at or above ``threshold`` with, or
     above its best score with any node outside the group (``beyond``: each node's best outside
     this component): a member no closer to it than the rest of the topic is not evidence of the
-    story. A union-find over the tree gives each node's cluster at the time of the merge."""
+    story. Vectorised over the pairs: the tree's leaves are laid out so that every cluster is
+    one range of positions, and a pair's other node is in the group where its position falls
+    in the group's range."""
     k = len(merges)
     left, right = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64)
-    scored: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for x, y, value in zip(i.tolist(), j.tolist(), score.tolist()):
-        scored[x].append((y, value))
-        scored[y].append((x, value))
-    parent = list(range(m + k))
-    size = [1] * m + [0] * k
-
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
+    size = np.ones(m + k, dtype=np.int64)
+    for r in range(k):
+        size[m + r] = size[left[r]] + size[right[r]]
+    parent = np.full(m + k, -1, dtype=np.int64)
+    parent[left], parent[right] = m + np.arange(k), m + np.arange(k)
+    first = np.zeros(m + k, dtype=np.int64)  # each cluster's first leaf position
+    roots = np.flatnonzero(parent < 0)
+    first[roots] = np.concatenate(([0], np.cumsum(size[roots])[:-1]))
+    for r in range(k - 1, -1, -1):  # top down: a cluster's position is set before its parts'
+        first[left[r]] = first[m + r]
+        first[right[r]] = first[m + r] + size[left[r]]
     links = np.full(k, -1, dtype=np.int64)
-    for r, (x, y) in enumerate(zip(left.tolist(), right.tolist())):
-        if min(size[x], size[y]) == 1 and max(size[x], size[y]) >= 2:
-            lone, group = (x, y) if size[x] == 1 else (y, x)
-            member = [find(other) == group for other, _ in scored[lone]]
-            outside = max([value for (_, value), inside in zip(scored[lone], member) if not inside],
-                          default=0.0)
-            outside = max(outside, float(beyond[lone]))
-            links[r] = sum(inside and (value >= threshold or value > outside)
-                           for (_, value), inside in zip(scored[lone], member))
-        size[m + r] = size[x] + size[y]
-        parent[x] = parent[y] = m + r
+    lone = (np.minimum(size[left], size[right]) == 1) & (np.maximum(size[left], size[right]) >= 2)
+    rows = np.flatnonzero(lone)
+    if not len(rows):
+        return links
+    node = np.where(size[left[rows]] == 1, left[rows], right[rows])  # the lone node of each row
+    group = np.where(size[left[rows]] == 1, right[rows], left[rows])
+    row_of = np.full(m, -1, dtype=np.int64)  # a node is lone in its first merge only
+    row_of[node] = np.arange(len(rows))
+    src, dst, value = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([score, score])
+    keep = row_of[src] >= 0
+    at, dst, value = row_of[src[keep]], dst[keep], value[keep]
+    start = first[group[at]]
+    inside = (first[dst] >= start) & (first[dst] < start + size[group[at]])
+    outside = beyond[node].astype(float)
+    np.maximum.at(outside, at[~inside], value[~inside])
+    linked = inside & ((value >= threshold) | (value > outside[at]))
+    links[rows] = np.bincount(at[linked], minlength=len(rows))
     return links
 
 
