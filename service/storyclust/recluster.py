@@ -110,11 +110,11 @@ class ReclusterConfig:
         strong pair carry a lone article into a small group: into a pair, 0.62 with one report
         outweighs 0.10 with the other, and a report of the same president's meeting with
         another Iraqi official joined the story (the seeds: 001, which scores 0.13 with the
-        reports of two other events, with 002-003). Out-of-fold B3 (bench/accuracy.py): ECB+, AllSides and
-        NewsWCL50 unchanged, Clust-McMs English -0.003, AllSides in pools of its test split's
-        size -0.003. Counting only links at the threshold cost AllSides 0.006 (0.018 in those
-        pools): there a story's third report often scores low with one of the other two, and
-        with nothing else either. False keeps plain average linkage.
+        reports of two other events, with 002-003). Out-of-fold B3 (bench/accuracy.py): ECB+,
+        AllSides and NewsWCL50 unchanged, Clust-McMs English -0.003, AllSides in pools of its
+        test split's size -0.003. Counting only links at the threshold cost AllSides 0.006
+        (0.018 in those pools): there a story's third report often scores low with one of the
+        other two, and with nothing else either. False keeps plain average linkage.
     """
 
     neighbours: int = 10
