@@ -282,13 +282,7 @@ def cmd_recluster(args: argparse.Namespace) -> int:
     _check_outputs(args.output, args.report)  # the job's changes are committed before they are written
     engine = _engine(settings)
     report = run_recluster(engine, since=args.since, until=args.until)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    try:
-        for line in report.lines:
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    _write_whole(args.output, (json.dumps(line, ensure_ascii=False) + "\n" for line in report.lines))
     if args.report:
         Path(args.report).write_text(json.dumps(report.summary(), indent=2))
     print(json.dumps(report.summary()["counts"]), file=sys.stderr)
