@@ -928,6 +928,9 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
         e = inside[start:end]
         c = int(component[a[e[0]]])
         nodes = members[first_member[c]:first_member[c + 1]]  # ascending
+        if len(nodes) == 2:  # one strong edge: one merge, nothing to undo (most components)
+            label[nodes] = nodes[0]
+            continue
         i, j = np.searchsorted(nodes, a[e]), np.searchsorted(nodes, b[e])
         link = _merges_dense if len(nodes) <= dense_limit else _merges_sparse
         merges = link(len(nodes), i, j, score[e], threshold)
@@ -943,16 +946,16 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
 
 def _merges_dense(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
     """Average linkage of one component from its pair scores (local indices i, j): the merges
-    at or above the threshold, one row each (cluster, cluster, average score), numbered as
-    SciPy numbers them: row r makes cluster m + r."""
+    at or above the threshold, one row each (cluster, cluster, average score, nodes in the
+    merged cluster), numbered as SciPy numbers them: row r makes cluster m + r."""
     if m == 2:
-        return np.array([[0.0, 1.0, float(score.max())]])  # one strong edge
+        return np.array([[0.0, 1.0, float(score.max()), 2.0]])  # one strong edge
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     distance = np.ones(m * (m - 1) // 2)
     distance[m * lo - lo * (lo + 1) // 2 + hi - lo - 1] = 1.0 - score
     merges = linkage(distance, method="average")  # rows in merge order, distances non-decreasing
     merges = merges[merges[:, 2] <= 1.0 - threshold]
-    return np.column_stack([merges[:, :2], 1.0 - merges[:, 2]])
+    return np.column_stack([merges[:, :2], 1.0 - merges[:, 2], merges[:, 3]])
 
 
 def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
@@ -965,7 +968,7 @@ def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, thre
         links[y][x] = links[y].get(x, 0.0) + s
         size[x] = size[y] = 1
     cluster = list(range(m))  # the merge-tree number of the cluster each live node stands for
-    merges: list[tuple[int, int, float]] = []
+    merges: list[tuple[int, int, float, int]] = []
     heap = [(-s, min(x, y), max(x, y)) for x, y, s in zip(i.tolist(), j.tolist(), score.tolist()) if s >= threshold]
     heapq.heapify(heap)
     while heap:
@@ -976,9 +979,9 @@ def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, thre
         if abs(current + value) > 1e-12:
             continue  # stale: a newer entry for this pair is in the heap
         keep, gone = (x, y) if size[x] >= size[y] else (y, x)
-        merges.append((cluster[x], cluster[y], current))
-        cluster[keep] = m + len(merges) - 1
         size[keep] += size.pop(gone)
+        merges.append((cluster[x], cluster[y], current, size[keep]))
+        cluster[keep] = m + len(merges) - 1
         for other, s in links.pop(gone).items():
             if other == keep:
                 continue
@@ -990,7 +993,13 @@ def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, thre
             average = s / (size[keep] * size[other])
             if average >= threshold:
                 heapq.heappush(heap, (-average, min(keep, other), max(keep, other)))
-    return np.array(merges, dtype=np.float64).reshape(-1, 3)
+    return np.array(merges, dtype=np.float64).reshape(-1, 4)
+
+
+def _cluster_sizes(m: int, merges: np.ndarray) -> np.ndarray:
+    """Nodes in each cluster of the merge tree: 1 for the m nodes, then each row's merged
+    cluster (the tree's fourth column)."""
+    return np.concatenate([np.ones(m), merges[:, 3]])
 
 
 def _lone_links(m: int, merges: np.ndarray, i: np.ndarray, j: np.ndarray, score: np.ndarray,
@@ -1005,9 +1014,7 @@ def _lone_links(m: int, merges: np.ndarray, i: np.ndarray, j: np.ndarray, score:
     in the group's range."""
     k = len(merges)
     left, right = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64)
-    size = np.ones(m + k, dtype=np.int64)
-    for r in range(k):
-        size[m + r] = size[left[r]] + size[right[r]]
+    size = _cluster_sizes(m, merges).astype(np.int64)
     parent = np.full(m + k, -1, dtype=np.int64)
     parent[left], parent[right] = m + np.arange(k), m + np.arange(k)
     first = np.zeros(m + k, dtype=np.int64)  # each cluster's first leaf position
@@ -1040,7 +1047,7 @@ def _lone_links(m: int, merges: np.ndarray, i: np.ndarray, j: np.ndarray, score:
 def _split_groups(m: int, merges: np.ndarray, split_ratio: float,
                   lone_links: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
     """For each of m nodes, the index of its group's first node, the groups being the merge tree
-    ``merges`` (rows: cluster, cluster, average score between them; row r makes cluster m + r)
+    ``merges`` (rows: cluster, cluster, average score between them, nodes; row r makes cluster m + r)
     with some merges undone; how many were undone; and how many lone nodes were set apart.
 
     A merge is undone when both sides hold two nodes or more and the average score between them
@@ -1057,10 +1064,10 @@ def _split_groups(m: int, merges: np.ndarray, split_ratio: float,
     goes on up the tree without it."""
     k = len(merges)
     left, right, between = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64), merges[:, 2]
-    size, inner = np.ones(m + k), np.zeros(m + k)  # per cluster: nodes, sum of its pair scores
+    size, inner = _cluster_sizes(m, merges), np.zeros(m + k)  # per cluster: nodes, sum of its pair scores
+    across = between * size[left] * size[right]  # the pair scores a merge adds
     for r, (x, y) in enumerate(zip(left.tolist(), right.tolist())):
-        size[m + r] = size[x] + size[y]
-        inner[m + r] = inner[x] + inner[y] + between[r] * size[x] * size[y]
+        inner[m + r] = inner[x] + inner[y] + across[r]
     cohesion = inner / np.maximum(size * (size - 1) / 2, 1)
     undone = ((size[left] >= 2) & (size[right] >= 2)
               & (between < split_ratio * np.minimum(cohesion[left], cohesion[right])))
