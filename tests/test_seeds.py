@@ -8,7 +8,7 @@ import pytest
 from storyclust.article import parse_article
 from storyclust.cli import main
 from storyclust.recluster import run_recluster
-from storyclust.seeds import load_gold, load_seeds
+from storyclust.seeds import SEEDS_DIR, load_gold, load_seeds
 
 
 def test_seed_loader_reads_the_date_marker():
@@ -51,6 +51,19 @@ def test_cluster_command_groups_the_seeds_like_gold_after_its_repair(tmp_path, o
     assert main(["cluster", str(source), "--output", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == [seeds[i]["id"] for i in order]
+    assert _wrong_pairs({line["id"]: line["cluster_id"] for line in lines}) == []
+
+
+def test_the_seeds_posted_as_their_raw_files_hold_too(tmp_path):
+    """A caller that posts each seed file's text as it is, its "date 2025-04-11" marker in the
+    body and no published_at: the opening date dates the article (``dateline.py``). Undated,
+    000 (a phone call, April) and 004 (Zarif in Baghdad, February) both read a year 2025 and
+    a Tehran dateline, and the repair joined them."""
+    source, out = tmp_path / "seeds.jsonl", tmp_path / "out.jsonl"
+    raw = [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS_DIR.glob("*.txt"))]
+    source.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
+    assert main(["cluster", str(source), "--output", str(out), "--data-dir", str(tmp_path / "data")]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert _wrong_pairs({line["id"]: line["cluster_id"] for line in lines}) == []
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .dateline import dateline_date
 from .language import canonical_language
 from .normalize import clean
 
@@ -110,9 +111,15 @@ class Article(BaseModel):
 
     @property
     def published_ts(self) -> float | None:
-        return parse_published(self.published_at).timestamp() if self.published_at else None
+        """When it was published: ``published_at``, else the date its body opens with
+        (:mod:`.dateline`), else None. ``published_at`` itself stays as the caller sent it."""
+        if self.published_at:
+            return parse_published(self.published_at).timestamp()
+        opening = dateline_date(clean(self.text[:DATELINE_CHARS]))
+        return opening.timestamp() if opening is not None else None
 
 
+DATELINE_CHARS = 400  # of the raw body, markup included, read for the date it opens with
 _LEAP_SECOND = re.compile(r"([T ]\d\d:\d\d):60")
 
 

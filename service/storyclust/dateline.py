@@ -1,0 +1,50 @@
+"""The date a body opens with: an article posted without ``published_at`` is dated by it.
+
+Copies pasted from a web page or a wire often carry their date as the first words of the body
+("May 2, 2013, 1:12 PM", "21 July 2013 Last updated at 11:11 GMT", "date 2025-04-11 TEHRAN -")
+and no date field. Undated, such a report is compared with every report of its topic as if it
+were from the same day; dated, the gap to a look-alike event of another month lowers the pair's
+score (``features.log_days_apart``), as it does for articles posted with a date.
+
+Only the very start of the body is read (after an optional label such as "date" or
+"Published"), in three forms: ISO (2025-04-11, or 2025-04-11T09:30Z), month first (May 2, 2013; Jan. 5, 2011;
+DECEMBER 16, 2008) and day first (12 January 2010). A date further in is an event's date, not the
+report's, and is left alone. The time of day that may follow is ignored: the date is read as
+midnight UTC, and gaps are read in days. Month names are English (``datetime.strptime``'s
+C-locale names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100  # outside: a figure, not a date line
+
+_LABEL = r"(?:(?:date[d]?|published|posted|updated)\s*[:\-]?\s+)?"
+_END = r"(?=$|[\s,.;:|@\u2013\u2014\-])"
+_FORMS = (
+    (re.compile(r"\s*" + _LABEL + r"(\d{4}-\d{2}-\d{2})(?=T|$|[\s,.;:|@\u2013\u2014\-])", re.I), ("%Y-%m-%d",)),
+    (re.compile(r"\s*" + _LABEL + r"([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})" + _END, re.I),
+     ("%B %d %Y", "%b %d %Y")),
+    (re.compile(r"\s*" + _LABEL + r"(\d{1,2}) ([A-Za-z]{3,9})\.?,? (\d{4})" + _END, re.I),
+     ("%d %B %Y", "%d %b %Y")),
+)
+
+
+def dateline_date(text: str) -> dt.datetime | None:
+    """The date the body opens with, as midnight UTC, or None where it opens otherwise."""
+    for pattern, formats in _FORMS:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        value = " ".join(match.groups())
+        for form in formats:
+            try:
+                parsed = dt.datetime.strptime(value, form)
+            except ValueError:
+                continue
+            if EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+                return parsed.replace(tzinfo=dt.timezone.utc)
+        return None
+    return None

@@ -1,0 +1,58 @@
+"""An undated article is dated by the date its body opens with (``dateline.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import load_dataset
+
+from storyclust.article import parse_article
+from storyclust.dateline import dateline_date
+
+
+def _day(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).date().isoformat()
+
+
+def test_undated_ecbplus_reports_are_dated_by_their_opening_date():
+    """ECB+ copies pasted from web pages open with their date in several forms and carry no
+    published_at; a date further into the body is an event's, not the report's."""
+    rows = {r["id"]: r for r in load_dataset("ecbplus-dev")}
+    expected = {"1_2ecbplus": "2013-05-02",    # "May 2, 2013, 1: 12 PM"
+                "3_11ecbplus": "2010-01-12",   # "12 January 2010 @ 09: 29 pm"
+                "10_17ecbplus": "2008-12-16",  # "DECEMBER 16, 2008"
+                "25_3ecbplus": "2011-01-05",   # "Jan 05, 2011"
+                "14_1ecbplus": "2013-07-21",   # "21 July 2013 Last updated at 11: 11 GMT"
+                "12_1ecbplus": "2011-11-11",   # "Updated: November 11, 2011 20: 09 IST"
+                "20_10ecbplus": "2005-11-27"}  # "27 NOVEMBER, 2005"
+    for article_id, day in expected.items():
+        assert not rows[article_id].get("published_at")
+        assert _day(parse_article(rows[article_id]).published_ts) == day, article_id
+    dated = sum(parse_article(r).published_ts is not None for r in rows.values() if not r.get("published_at"))
+    assert dated == 21  # the copies that open with their date (each checked by eye), not every body naming one
+
+
+def test_published_at_wins_over_the_opening_date_and_stays_as_sent():
+    text = "May 2, 2013\nLawyer: the actress checks into rehab."
+    article = parse_article({"id": "a", "text": text, "published_at": "2013-05-03T08:00:00Z"})
+    assert _day(article.published_ts) == "2013-05-03"
+    undated = parse_article({"id": "b", "text": text})
+    assert undated.published_at is None and _day(undated.published_ts) == "2013-05-02"
+
+
+@pytest.mark.parametrize("text, day", [
+    (" date 2025-04-11 TEHRAN - In a phone call on Friday", "2025-04-11"),
+    ("Published: 2024-03-01T10:00Z\nThe ministry said", "2024-03-01"),
+    ("<p>Jan. 5, 2011</p><p>Saints place Pierre Thomas on injured reserve</p>", "2011-01-05"),
+    ("30 June 2011 \u2013 The United Nations independent expert", "2011-06-30"),
+    ("On May 2, 2013 the actress checked into rehab.", None),   # a date inside the text
+    ("2024-13-01 figures", None),                                # not a date
+    ("May 32, 2013 was", None),
+    ("1200 people, 1999", None),
+    ("Mayor 2, 2013 candidates", None),
+])
+def test_the_opening_date_forms(text, day):
+    assert _day(parse_article({"id": "x", "text": text}).published_ts) == day
+    if day is None:
+        assert dateline_date(text) is None
