@@ -1,10 +1,12 @@
 """The seeds posted into a store that already holds other news, against a store of their own.
 
     .venv/bin/python bench/seeds_background.py [--sizes 0 5 15 50 500 2000] [--set allsides-train]
-    .venv/bin/python bench/seeds_background.py --orders
+    .venv/bin/python bench/seeds_background.py --orders [--raw]
 
 With ``--orders`` it posts the seeds alone, in each of their 120 orders, and counts the orders
-whose answers are all 10 pairs right, online and after the repair.
+whose answers are all 10 pairs right, online and after the repair. With ``--raw`` each seed is
+posted as its file's text, "date 2025-04-11" marker and all, without a published_at (as a
+caller that does not know the seeds' format would post them; ``dateline.py`` dates it).
 
 The seeds (five Iran-Iraq reports, one pair of them one meeting) are decided by rare shared
 names, terms and sentences, and rarity is counted over the store. Alone, the five share
@@ -33,7 +35,7 @@ from storyclust.config import Settings  # noqa: E402
 from storyclust.embedding import encoder_for  # noqa: E402
 from storyclust.engine import Engine  # noqa: E402
 from storyclust.recluster import repair_articles  # noqa: E402
-from storyclust.seeds import load_gold, load_seeds  # noqa: E402
+from storyclust.seeds import SEEDS_DIR, load_gold, load_seeds  # noqa: E402
 from training.corpus import load_set  # noqa: E402
 
 
@@ -72,9 +74,12 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 5, 15, 50, 500, 2000])
     parser.add_argument("--set", default="allsides-train")
     parser.add_argument("--orders", action="store_true", help="the seeds alone, in every order")
+    parser.add_argument("--raw", action="store_true", help="post each seed file's text as it is, with no published_at")
     args = parser.parse_args()
     encoder = encoder_for(Settings())
     seeds, gold = load_seeds(), load_gold()
+    if args.raw:
+        seeds = [{"id": path.stem, "text": path.read_text(encoding="utf-8")} for path in sorted(SEEDS_DIR.glob("*.txt"))]
     if args.orders:
         orders(encoder, seeds, gold)
         return 0

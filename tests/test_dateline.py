@@ -46,6 +46,8 @@ def test_published_at_wins_over_the_opening_date_and_stays_as_sent():
     ("Published: 2024-03-01T10:00Z\nThe ministry said", "2024-03-01"),
     ("<p>Jan. 5, 2011</p><p>Saints place Pierre Thomas on injured reserve</p>", "2011-01-05"),
     ("30 June 2011 \u2013 The United Nations independent expert", "2011-06-30"),
+    ("\uff12\uff10\uff11\uff13\u5e745\u67082\u65e5\u7535 \u8bb0\u8005", "2013-05-02"),   # full-width digits
+    ("\u636e2013\u5e745\u67082\u65e5", None),
     ("On May 2, 2013 the actress checked into rehab.", None),   # a date inside the text
     ("2024-13-01 figures", None),                                # not a date
     ("May 32, 2013 was", None),

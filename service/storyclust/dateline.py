@@ -7,11 +7,11 @@ were from the same day; dated, the gap to a look-alike event of another month lo
 score (``features.log_days_apart``), as it does for articles posted with a date.
 
 Only the very start of the body is read (after an optional label such as "date" or
-"Published"), in three forms: ISO (2025-04-11, or 2025-04-11T09:30Z), month first (May 2, 2013; Jan. 5, 2011;
-DECEMBER 16, 2008) and day first (12 January 2010). A date further in is an event's date, not the
-report's, and is left alone. The time of day that may follow is ignored: the date is read as
-midnight UTC, and gaps are read in days. Month names are English (``datetime.strptime``'s
-C-locale names).
+"Published"), in four forms: ISO (2025-04-11, 2025-04-11T09:30Z), month first (May 2, 2013;
+Jan. 5, 2011; DECEMBER 16, 2008), day first (12 January 2010) and Chinese or Japanese
+(2013年5月2日). A date further in is an event's date, not the report's, and is left alone. The
+time of day that may follow is ignored: the date is read as midnight UTC, and gaps are read in
+days. Month names are English (``datetime.strptime``'s C-locale names).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _FORMS = (
      ("%B %d %Y", "%b %d %Y")),
     (re.compile(r"\s*" + _LABEL + r"(\d{1,2}) ([A-Za-z]{3,9})\.?,? (\d{4})" + _END, re.I),
      ("%d %B %Y", "%d %b %Y")),
+    (re.compile(r"\s*(\d{4})\s*\u5e74\s*(\d{1,2})\s*\u6708\s*(\d{1,2})\s*[\u65e5\u53f7]"), ("%Y %m %d",)),
 )
 
 
