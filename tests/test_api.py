@@ -68,6 +68,22 @@ def test_batch_answers_each_article_in_order_with_matches_and_evidence(seeded):
     assert {m["id"] for m in later["matches"]} <= {s["id"] for s in SEEDS[:4]}
 
 
+def test_an_undated_article_is_shown_dated_by_the_date_its_body_opens_with(make_client):
+    """ECB+ copies pasted from web pages open with their date and carry no published_at: the
+    article keeps published_at as sent (null) and shows the time it is compared and windowed
+    by; the story's first and last published times count it."""
+    rows = {r["id"]: r for r in load_dataset("ecbplus-dev")}
+    client = make_client()
+    undated, dated = rows["9_3ecbplus"], {**rows["9_4ecbplus"], "published_at": "2009-04-28T15:30:00-04:00"}
+    assert not undated.get("published_at") and undated["text"].startswith("April 27, 2009")
+    answers = client.post("/articles", json={"articles": [undated, dated]}).json()["results"]
+    stored = client.get("/articles/9_3ecbplus").json()
+    assert stored["published_at"] is None and stored["published_time"] == "2009-04-27T00:00:00Z"
+    assert client.get("/articles/9_4ecbplus").json()["published_time"] == "2009-04-28T19:30:00Z"
+    story = client.get(f"/clusters/{answers[0]['cluster_id']}").json()
+    assert story["first_published"] == "2009-04-27T00:00:00Z"
+
+
 def test_wire_copy_joins_the_story_of_the_article_it_copies(make_client, wcl):
     client = make_client()
     original = wcl["0_L"]

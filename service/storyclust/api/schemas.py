@@ -81,6 +81,9 @@ class StoredArticleOut(BaseModel):
     title: str | None
     text: str
     published_at: str | None
+    published_time: dt.datetime | None = Field(description="The publication time the article is compared "
+                                               "and windowed by: published_at, else the date its body opens "
+                                               "with (\"May 2, 2013 ...\"), else null (undated).")
     lang: str | None
     source: str | None
     url: str | None
@@ -93,8 +96,8 @@ class StoredArticleOut(BaseModel):
 
     @classmethod
     def of(cls, article: StoredArticle) -> StoredArticleOut:
-        return cls(**{**article.public(), "score": rounded(article.score)},
-                   ingested_at=utc(article.ingested_at))
+        return cls(**{**article.public(), "score": rounded(article.score)}, ingested_at=utc(article.ingested_at),
+                   published_time=utc(article.published_ts) if article.published_ts is not None else None)
 
 
 class Member(BaseModel):
