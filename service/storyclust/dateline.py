@@ -12,6 +12,9 @@ Jan. 5, 2011; DECEMBER 16, 2008), day first (12 January 2010) and Chinese or Jap
 (2013年5月2日). A date further in is an event's date, not the report's, and is left alone. The
 time of day that may follow is ignored: the date is read as midnight UTC, and gaps are read in
 days. Month names are English (``datetime.strptime``'s C-locale names).
+A body that opens with a historical date ("June 6, 1944 - Allied troops land ...", an
+anniversary piece) is dated by it and kept out of today's time window; a feed of such pieces
+should send ``published_at``, which always wins.
 """
 
 from __future__ import annotations
