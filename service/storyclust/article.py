@@ -23,6 +23,7 @@ _NO_NUL = r"^[^\u0000]*$"
 # and \x85), and one that clean() keeps too (it also drops soft hyphens and zero-width spaces).
 _NOT_BLANK = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
 _SOME_TEXT = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085\u00ad\u200b\ufeff][^\u0000]*$"
+DATELINE_CHARS = 400  # of the raw body, markup included, read for the date it opens with
 
 
 def string_schema(**constraints: Any) -> Callable[[dict], None]:
@@ -119,7 +120,6 @@ class Article(BaseModel):
         return opening.timestamp() if opening is not None else None
 
 
-DATELINE_CHARS = 400  # of the raw body, markup included, read for the date it opens with
 _LEAP_SECOND = re.compile(r"([T ]\d\d:\d\d):60")
 
 

@@ -24,13 +24,13 @@ import re
 
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100  # outside: a figure, not a date line
 
-_LABEL = r"(?:(?:date[d]?|published|posted|updated)\s*[:\-]?\s+)?"
-_END = r"(?=$|[\s,.;:|@\u2013\u2014\-])"
+_LABEL = r"(?:(?:dated?|published|posted|updated)\s*[:\-]?\s+)?"
+_BOUNDARY = r"$|[\s,.;:|@\u2013\u2014\-]"  # what may follow a date: a time, a dash, the text
 _FORMS = (
-    (re.compile(r"\s*" + _LABEL + r"(\d{4}-\d{2}-\d{2})(?=T|$|[\s,.;:|@\u2013\u2014\-])", re.I), ("%Y-%m-%d",)),
-    (re.compile(r"\s*" + _LABEL + r"([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})" + _END, re.I),
+    (re.compile(r"\s*" + _LABEL + r"(\d{4}-\d{2}-\d{2})(?=T|" + _BOUNDARY + ")", re.I), ("%Y-%m-%d",)),
+    (re.compile(r"\s*" + _LABEL + r"([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})(?=" + _BOUNDARY + ")", re.I),
      ("%B %d %Y", "%b %d %Y")),
-    (re.compile(r"\s*" + _LABEL + r"(\d{1,2}) ([A-Za-z]{3,9})\.?,? (\d{4})" + _END, re.I),
+    (re.compile(r"\s*" + _LABEL + r"(\d{1,2}) ([A-Za-z]{3,9})\.?,? (\d{4})(?=" + _BOUNDARY + ")", re.I),
      ("%d %B %Y", "%d %b %Y")),
     (re.compile(r"\s*(\d{4})\s*\u5e74\s*(\d{1,2})\s*\u6708\s*(\d{1,2})\s*[\u65e5\u53f7]"), ("%Y %m %d",)),
 )
