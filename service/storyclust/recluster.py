@@ -924,6 +924,10 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
         beyond = np.zeros(n)
         np.maximum.at(beyond, a[across], score[across])
         np.maximum.at(beyond, b[across], score[across])
+    # Each component is linked alone; the lone-article and loose-merge checks then walk all
+    # their merge trees at once, as one forest, not once per component.
+    leaves, trees, pair_parts = [], [], []
+    placed = 0  # leaves of the forest so far
     for start, end in zip(starts.tolist(), np.append(starts[1:], len(inside)).tolist()):
         e = inside[start:end]
         c = int(component[a[e[0]]])
@@ -933,15 +937,36 @@ def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, thr
             continue
         i, j = np.searchsorted(nodes, a[e]), np.searchsorted(nodes, b[e])
         link = _merges_dense if len(nodes) <= dense_limit else _merges_sparse
-        merges = link(len(nodes), i, j, score[e], threshold)
-        links = _lone_links(len(nodes), merges, i, j, score[e], threshold, beyond[nodes]) if lone_majority else None
-        groups, count, apart = _split_groups(len(nodes), merges, split_ratio, links)
+        trees.append(link(len(nodes), i, j, score[e], threshold))
+        leaves.append(nodes)
+        pair_parts.append((i + placed, j + placed, e))
+        placed += len(nodes)
+    if leaves:
+        nodes, forest = np.concatenate(leaves), _forest(trees, [len(x) for x in leaves])
+        i, j, e = (np.concatenate(part) for part in zip(*pair_parts))
+        links = _lone_links(placed, forest, i, j, score[e], threshold, beyond[nodes]) if lone_majority else None
+        groups, undone, set_apart = _split_groups(placed, forest, split_ratio, links)
         label[nodes] = nodes[groups]
-        undone += count
-        set_apart += apart
     if tally is not None:
         tally["undone_merges"], tally["lone_set_apart"] = undone, set_apart
     return np.unique(label, return_inverse=True)[1]  # each label is its cluster's smallest node
+
+
+def _forest(trees: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Merge trees of components (each numbered as ``_merges_dense`` numbers it, over its
+    ``sizes[t]`` nodes) as one: the components' nodes laid end to end as leaves 0 .. n - 1, and
+    row r of the result making cluster n + r. Each tree's rows stay in merge order, so every
+    cluster is still made after its parts."""
+    rows = [len(t) for t in trees]
+
+    def per_row(values: Sequence[int] | np.ndarray) -> np.ndarray:  # each tree's value on each of its rows
+        return np.repeat(np.asarray(values, dtype=np.float64), rows)[:, None]
+
+    m, leaf_start, row_start = per_row(sizes), per_row(np.cumsum(sizes) - sizes), per_row(np.cumsum(rows) - rows)
+    forest = np.concatenate(trees)
+    ends = forest[:, :2]
+    forest[:, :2] = np.where(ends < m, ends + leaf_start, ends - m + row_start + sum(sizes))
+    return forest
 
 
 def _merges_dense(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
