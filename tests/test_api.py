@@ -82,6 +82,8 @@ def test_an_undated_article_is_shown_dated_by_the_date_its_body_opens_with(make_
     assert client.get("/articles/9_4ecbplus").json()["published_time"] == "2009-04-28T19:30:00Z"
     story = client.get(f"/clusters/{answers[0]['cluster_id']}").json()
     assert story["first_published"] == "2009-04-27T00:00:00Z"
+    member = next(m for m in story["members"] if m["id"] == "9_3ecbplus")
+    assert member["published_at"] is None and member["published_time"] == "2009-04-27T00:00:00Z"
 
 
 def test_wire_copy_joins_the_story_of_the_article_it_copies(make_client, wcl):

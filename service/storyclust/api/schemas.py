@@ -97,7 +97,7 @@ class StoredArticleOut(BaseModel):
     @classmethod
     def of(cls, article: StoredArticle) -> StoredArticleOut:
         return cls(**{**article.public(), "score": rounded(article.score)}, ingested_at=utc(article.ingested_at),
-                   published_time=utc(article.published_ts) if article.published_ts is not None else None)
+                   published_time=published_time(article))
 
 
 class Member(BaseModel):
@@ -106,6 +106,8 @@ class Member(BaseModel):
     source: str | None
     url: str | None
     published_at: str | None
+    published_time: dt.datetime | None = Field(description="As in GET /articles/{id}: published_at, else "
+                                               "the date the body opens with, else null.")
     relation: Relation
     duplicate_of: str | None
     score: float | None
@@ -113,8 +115,8 @@ class Member(BaseModel):
     @classmethod
     def of(cls, article: StoredArticle) -> Member:
         return cls(id=article.id, title=article.title, source=article.source, url=article.url,
-                   published_at=article.published_at, relation=article.relation,
-                   duplicate_of=article.duplicate_of, score=rounded(article.score))
+                   published_at=article.published_at, published_time=published_time(article),
+                   relation=article.relation, duplicate_of=article.duplicate_of, score=rounded(article.score))
 
 
 class StorySummary(BaseModel):
@@ -202,6 +204,11 @@ class Problem(BaseModel):
 
 def utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+
+
+def published_time(article: StoredArticle) -> dt.datetime | None:
+    """The time the article is compared and windowed by (``Article.published_ts``), if any."""
+    return utc(article.published_ts) if article.published_ts is not None else None
 
 
 def rounded(score: float | None) -> float | None:
