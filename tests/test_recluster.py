@@ -521,6 +521,39 @@ def test_dense_and_sparse_linkage_agree():
     assert 1 < stories[0] < stories[1] < stories[2]
 
 
+def test_components_are_clustered_as_each_would_be_alone():
+    """The lone-article and loose-merge checks walk all components' merge trees as one forest
+    (``recluster._forest``): three graphs whose nodes are interleaved in one numbering end as
+    each does alone, with the tallies summed, on the dense and the sparse path."""
+    rng = np.random.default_rng(7)
+    graphs = []
+    for n in (40, 9, 60):  # groups of three, tight inside, with random pairs across
+        group = np.arange(n) // 3
+        i, j = np.triu_indices(n, 1)
+        pick = (group[i] == group[j]) | (rng.random(len(i)) < 0.3)
+        s = np.where(group[i] == group[j], rng.uniform(0.2, 1, len(i)), rng.uniform(0, 0.8, len(i)))
+        graphs.append((n, i[pick], j[pick], s[pick]))
+    total = sum(n for n, *_ in graphs)
+    node_of = np.split(rng.permutation(total), np.cumsum([n for n, *_ in graphs])[:-1])  # interleaved
+    a = np.concatenate([node_of[g][i] for g, (_, i, _, _) in enumerate(graphs)])
+    b = np.concatenate([node_of[g][j] for g, (_, _, j, _) in enumerate(graphs)])
+    s = np.concatenate([x for *_, x in graphs])
+    for dense_limit in (1000, 0):
+        together: dict[str, int] = {}
+        labels = average_linkage(total, a, b, s, 0.3, dense_limit=dense_limit, split_ratio=0.9,
+                                 lone_majority=True, tally=together)
+        summed = {"undone_merges": 0, "lone_set_apart": 0}
+        for g, (n, i, j, x) in enumerate(graphs):
+            alone: dict[str, int] = {}
+            own = average_linkage(n, i, j, x, 0.3, dense_limit=dense_limit, split_ratio=0.9,
+                                  lone_majority=True, tally=alone)
+            summed = {k: summed[k] + alone[k] for k in summed}
+            mine = labels[node_of[g]]
+            assert len(set(mine.tolist())) == len(set(own.tolist()))  # the same partition
+            assert len(set(zip(mine.tolist(), own.tolist()))) == len(set(own.tolist()))
+        assert together == summed and summed["undone_merges"] + summed["lone_set_apart"] > 0
+
+
 def test_split_undoes_only_merges_of_groups_tighter_inside_than_across():
     """Two triangles of 0.9 joined by cross scores averaging 0.33: average linkage at 0.3 merges
     them; at split_ratio 0.44 the merge is undone (0.33 < 0.44 x 0.9). Looser triangles (0.55
