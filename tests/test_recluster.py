@@ -527,7 +527,7 @@ def test_components_are_clustered_as_each_would_be_alone():
     each does alone, with the tallies summed, on the dense and the sparse path."""
     rng = np.random.default_rng(7)
     graphs = []
-    for n in (40, 9, 60):  # groups of three, tight inside, with random pairs across
+    for n in (40, 9, 60):  # groups of three scoring 0.2-1 inside; 30% of the pairs across, 0-0.8
         group = np.arange(n) // 3
         i, j = np.triu_indices(n, 1)
         pick = (group[i] == group[j]) | (rng.random(len(i)) < 0.3)
