@@ -127,8 +127,8 @@ def test_job_merges_at_its_own_threshold(online_dir, tmp_path, encoder):
 
 def test_a_small_pool_gains_recall_at_the_shipped_job_threshold(online_dir, tmp_path, encoder):
     """These 600 AllSides articles (200 stories) are a pool the size of a test split: few
-    look-alike stories, so the job's threshold was lowered for them (0.25 -> 0.15, README,
-    Accuracy: **Sets the size of a test split**). At the shipped one the job joins more of each
+    look-alike stories, so the job's threshold was lowered for them (0.25 -> 0.15,
+    docs/accuracy.md: **Sets the size of a test split**). At the shipped one the job joins more of each
     story (recall) and its B3 F1 is higher than at 0.25."""
     def scores_at(name: str, threshold: float | None) -> dict:
         with engine_on_copy(online_dir, tmp_path, encoder, name, recluster_threshold=threshold) as engine:
@@ -156,7 +156,7 @@ def test_the_neighbour_margin_raises_the_jobs_quality(online_dir, tmp_path, enco
 
 def test_the_margin_stage_reads_only_the_languages_it_was_fitted_on(tmp_path, encoder):
     """The second stage is fitted on English pairs; under the English model, Malay articles'
-    neighbours are poor company and the margin misleads (README, Other languages). On
+    neighbours are poor company and the margin misleads (docs/accuracy.md, Other languages). On
     Clust-McMs's Malay reports the job therefore scores every pair as a scorer without the
     stage does, to the last digit of each article's score, unlike a stage read in every
     language."""

@@ -73,7 +73,7 @@ THRESHOLD = 0.5
 # 0.807 / 0.960, 0.859 / 0.801 / 0.956; 0.26: 0.915 / 0.808 / 0.960, 0.853 / 0.805 / 0.956; 0.3:
 # 0.911 / 0.806 / 0.960, 0.819 / 0.806 / 0.956. 0.25, between them and level with the gate, on
 # bench/accuracy.py: 0.917 / 0.807 / 0.960 / 1.000 (AllSides' pair F1 0.582 -> 0.544: a story of
-# undated weekly jobless-claims reports grows from 46 to 65 articles; README, Accuracy).
+# undated weekly jobless-claims reports grows from 46 to 65 articles; docs/accuracy.md).
 # That was chosen on whole dev sets. A set the size of a test split (bench/accuracy.py
 # --pool-topics: AllSides' 307 stories, ECB+'s 10 topics, scorers that never saw them) holds far
 # fewer look-alike stories, keeps its precision (AllSides 0.96) and is short of recall (2026-11-30,
