@@ -198,6 +198,8 @@ def test_cluster_output_malformed_lines_and_idempotent_rerun(tmp_path):
     # The same file again on the same data dir, answers on stdout: same answers, nothing stored twice.
     again = storyclust("cluster", source, "--data-dir", data_dir, cwd=tmp_path)
     assert again.returncode == 1
+    assert f"already holds {len(set(ids))} article(s)" in again.stderr.decode()
+    assert "already holds" not in stderr  # the first run's data dir was empty
     assert [json.loads(line) for line in again.stdout.decode().splitlines()] == first
     store = Store(data_dir)
     try:

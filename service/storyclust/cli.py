@@ -82,6 +82,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if settings.encode_workers is None:  # a batch job: throughput over one article's latency
         settings = settings.model_copy(update={"encode_workers": os.cpu_count() or 1})
     engine = _engine(settings)
+    _note_stored(engine)
     previous_interval = sys.getswitchinterval()  # process-wide: restored when the job ends
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     out = _Answers(Path(args.output) if args.output else None, final=args.online)
@@ -143,6 +144,16 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} malformed line(s) skipped", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _note_stored(engine) -> None:
+    """Say on standard error when the data directory already holds articles: a run's articles
+    are then decided against them too, and the rarity of names is counted over all of them,
+    so a set clustered behind other news can end differently from the same set alone."""
+    stored = engine.store.count()
+    if stored:
+        print(f"note: {engine.settings.data_dir} already holds {stored} article(s); this run's articles are "
+              "decided against them too (an empty --data-dir keeps a run on its own)", file=sys.stderr)
 
 
 def _repair(engine, ids: list[str]) -> dict[str, str]:
@@ -306,6 +317,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     from .seeds import load_gold, load_seeds
 
     engine = _engine(get_settings(data_dir=args.data_dir))
+    _note_stored(engine)
     decisions = engine.ingest([parse_article(s) for s in load_seeds()])
     repaired = _repair(engine, [d.id for d in decisions])
     lines = [json.loads(repaired[d.id]) if d.id in repaired else d.line() for d in decisions]
