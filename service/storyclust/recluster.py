@@ -973,8 +973,6 @@ def _merges_dense(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, thres
     """Average linkage of one component from its pair scores (local indices i, j): the merges
     at or above the threshold, one row each (cluster, cluster, average score, nodes in the
     merged cluster), numbered as SciPy numbers them: row r makes cluster m + r."""
-    if m == 2:
-        return np.array([[0.0, 1.0, float(score.max()), 2.0]])  # one strong edge
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     distance = np.ones(m * (m - 1) // 2)
     distance[m * lo - lo * (lo + 1) // 2 + hi - lo - 1] = 1.0 - score
