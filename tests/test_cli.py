@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -363,6 +365,38 @@ def test_eval_perfect_and_singletons(gold_path, tmp_path):
     assert one["articles"] == len(half) and one["missing_predictions"] == len(gold) - len(half)
     assert one["pred_clusters"] == 1 and one["b3_recall"] == 1.0 and one["b3_precision"] < 0.1
     assert one["ari"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_eval_lists_the_wrong_merges_and_splits_that_cost_most(gold_path, tmp_path):
+    """`eval --errors N`: ECB+'s two Qeshm quakes put in one cluster and another event cut in
+    two come back as the worst wrong merge and split, titled from the gold file, each with the
+    B-cubed precision or recall it costs; the costs of all merges add up to what precision
+    lost. A perfect prediction has none."""
+    gold = load_dataset("ecbplus-dev")
+    quakes = {r["event_id"] for r in gold if "Qeshm" in r["text"]}
+    assert len(quakes) == 2
+    cut = next(e for e, n in Counter(r["event_id"] for r in gold).most_common() if e not in quakes)
+    cut_ids = [r["id"] for r in gold if r["event_id"] == cut]
+    rows = [{"id": r["id"], "cluster_id": "quakes" if r["event_id"] in quakes else
+             (f"{cut}-b" if r["id"] in cut_ids[len(cut_ids) // 2:] else r["event_id"])} for r in gold]
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "storyclust.cli", "eval", str(gold_path), str(pred), "--errors", "3"],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()
+    result = json.loads(run.stdout)
+    [merge], [split] = result["wrong_merges"], result["splits"]
+    assert merge["cluster_id"] == "quakes" and set(merge["events"]) == quakes
+    assert merge["size"] == sum(map(len, merge["events"].values()))
+    assert any("Quake hits island off south Iran" in shown for shown in chain(*merge["events"].values()))
+    assert merge["b3_precision_lost"] == pytest.approx(1 - result["b3_precision"], abs=1e-3)
+    assert split["event_id"] == cut and set(split["clusters"]) == {cut, f"{cut}-b"} and split["size"] == len(cut_ids)
+    assert split["b3_recall_lost"] == pytest.approx(1 - result["b3_recall"], abs=1e-3)
+    perfect = tmp_path / "perfect.jsonl"
+    perfect.write_text("".join(json.dumps({"id": r["id"], "cluster_id": r["event_id"]}) + "\n" for r in gold))
+    run = subprocess.run([sys.executable, "-m", "storyclust.cli", "eval", str(gold_path), str(perfect), "--errors", "3"],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert json.loads(run.stdout)["wrong_merges"] == [] and json.loads(run.stdout)["splits"] == []
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(gold_path, tmp_path):

@@ -281,8 +281,9 @@ def _write_whole(output: str | Path | None, lines: Iterable[str]) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_files
 
-    result = evaluate_files(Path(args.gold), Path(args.pred))
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}, indent=2))
+    result = evaluate_files(Path(args.gold), Path(args.pred), args.errors)
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}, indent=2,
+                     ensure_ascii=False))
     return 0
 
 
@@ -372,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score predictions against gold events")
     p.add_argument("gold")
     p.add_argument("pred")
+    p.add_argument("--errors", type=int, default=0, metavar="N",
+                   help="also list the N worst wrong merges and splits, by the B-cubed precision or recall each costs")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the REST API")
