@@ -3,7 +3,7 @@ MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
-                                       [--footer-share 0.3] [--pool-topics 307 --pools 5]
+                                       [--footer-share 0.3] [--pool-topics 307 --pools 5] [--errors N]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from storyclust import recluster  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
 from storyclust.engine import Engine  # noqa: E402
-from storyclust.evaluation import score  # noqa: E402
+from storyclust.evaluation import errors, score  # noqa: E402
 from training.corpus import DEV_SETS, Doc, cached_encoder, prepare_set  # noqa: E402
 from training.train_scorer import fit, pair_table  # noqa: E402
 
@@ -95,11 +95,11 @@ FOOTER = ("Copyright 2024 The Associated Press. All rights reserved. This materi
 
 def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder,
                    date: str | None = None, year: str | None = None,
-                   footer_share: float = 0.0) -> tuple[dict, dict, float]:
+                   footer_share: float = 0.0, error_limit: int = 0) -> tuple[dict, dict, float]:
     """One online pass over the whole set then its repair, each article decided (and each pair
     of the repair scored) by the scorer of its fold: see ``one_pass``."""
     fold, scorers = fold_scorers(name, sets, tables, folds)
-    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share)
+    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share, error_limit)
 
 
 def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int) -> tuple[list[int], dict]:
@@ -148,14 +148,15 @@ def fold_scored_job(fold_of_id: dict[str, int], scorers: dict) -> Iterator[None]
 
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
-             year: str | None = None, footer_share: float = 0.0) -> tuple[dict, dict, float]:
+             year: str | None = None, footer_share: float = 0.0, error_limit: int = 0) -> tuple[dict, dict, float]:
     """What `storyclust cluster` answers for ``docs`` in order: one online pass, each article
     decided by ``scorers[fold[i]]``, then the repair over the run's articles
     (``recluster.repair_articles``) with each pair scored by its first article's fold scorer.
     Scores of the repaired answers and of the online ones (what the API answered), and the
     seconds of both steps. With ``date``, every article is dated that day; with ``year``,
     every text ends with "(c) year"; with ``footer_share``, that share of the texts (by a hash
-    of the id) end with ``FOOTER``."""
+    of the id) end with ``FOOTER``. With ``error_limit``, the repaired scores hold the worst
+    wrong merges and splits under "errors" (``evaluation.errors``)."""
     articles = [d.article for d in docs]
     if date:
         articles = [a.model_copy(update={"published_at": date}) for a in articles]
@@ -185,8 +186,22 @@ def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str
         seconds = time.perf_counter() - start
         engine.store.close()
     gold = [d.event for d in docs]
-    return (score(gold, [repaired[d.article.id] for d in docs]),
-            score(gold, [online[d.article.id] for d in docs]), seconds)
+    result = score(gold, [repaired[d.article.id] for d in docs])
+    if error_limit:
+        result["errors"] = errors({d.article.id: d.event for d in docs}, repaired, error_limit,
+                                  {d.article.id: d.article.title or d.article.text[:100] for d in docs})
+    return result, score(gold, [online[d.article.id] for d in docs]), seconds
+
+
+def print_errors(found: dict[str, list[dict]]) -> None:
+    """The worst wrong merges and splits, one line each, with the first article of each part."""
+    if not found["wrong_merges"] and not found["splits"]:
+        print("- none")
+    for kind, parts in (("wrong_merges", "events"), ("splits", "clusters")):
+        for error in found[kind]:
+            cost = error.get("b3_precision_lost", error.get("b3_recall_lost"))
+            shown = "; ".join(f"{len(ids)} like \"{ids[0]}\"" for ids in error[parts].values())
+            print(f"- {kind[:-1].replace('_', ' ')} of {error['size']} articles (B3 {cost:.4f}): {shown}")
 
 
 def pooled(name: str, sets: dict[str, list[Doc]], tables: dict, topics: int, draws: int, encoder) -> list[dict]:
@@ -223,6 +238,8 @@ def main() -> None:
                         help="topics per pool in the pool rows (0 to skip them; AllSides' test split: 307)")
     parser.add_argument("--pools", type=int, default=5, help="pools drawn for the pool rows")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--errors", type=int, default=0, metavar="N",
+                        help="print the N worst wrong merges and splits of each set's first row")
     args = parser.parse_args()
 
     encoder = cached_encoder()
@@ -243,9 +260,13 @@ def main() -> None:
         else:
             run = partial(storyclust_oof, name, sets, tables, args.folds, encoder)
             label, note = "storyclust (out-of-fold)", f"one pass, {args.folds} folds by topic"
-        m, online, seconds = run()
+        m, online, seconds = run(error_limit=args.errors)
         print(row(label, m, f"{note}, then the repair; ingest and repair {seconds:.0f} s"), flush=True)
         print(row(f"{label}, online only", online, "as the API answers: no repair (`cluster --online`)"), flush=True)
+        if args.errors:
+            print("\nWorst errors of the first row, by the B3 precision (merges) or recall (splits) each costs:\n")
+            print_errors(m["errors"])
+            print()
         if args.one_day:
             m, _, _ = run(args.one_day)
             print(row(f"{label}, all dated {args.one_day}", m, "robustness: a day's feed"), flush=True)
