@@ -375,7 +375,7 @@ def test_eval_lists_the_wrong_merges_and_splits_that_cost_most(gold_path, tmp_pa
     gold = load_dataset("ecbplus-dev")
     quakes = {r["event_id"] for r in gold if "Qeshm" in r["text"]}
     assert len(quakes) == 2
-    cut = next(e for e, n in Counter(r["event_id"] for r in gold).most_common() if e not in quakes)
+    cut = next(e for e, _ in Counter(r["event_id"] for r in gold).most_common() if e not in quakes)
     cut_ids = [r["id"] for r in gold if r["event_id"] == cut]
     rows = [{"id": r["id"], "cluster_id": "quakes" if r["event_id"] in quakes else
              (f"{cut}-b" if r["id"] in cut_ids[len(cut_ids) // 2:] else r["event_id"])} for r in gold]
@@ -397,6 +397,9 @@ def test_eval_lists_the_wrong_merges_and_splits_that_cost_most(gold_path, tmp_pa
     run = subprocess.run([sys.executable, "-m", "storyclust.cli", "eval", str(gold_path), str(perfect), "--errors", "3"],
                          cwd=tmp_path, capture_output=True, timeout=120)
     assert json.loads(run.stdout)["wrong_merges"] == [] and json.loads(run.stdout)["splits"] == []
+    run = subprocess.run([sys.executable, "-m", "storyclust.cli", "eval", str(gold_path), str(perfect), "--errors", "-1"],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert run.returncode == 2 and "--errors: must be 0 or more, not -1" in run.stderr.decode()
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(gold_path, tmp_path):

@@ -278,12 +278,19 @@ def _write_whole(output: str | Path | None, lines: Iterable[str]) -> None:
     os.replace(partial, target)
 
 
+def _count(value: str) -> int:
+    """A whole number of zero or more, for argparse."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return number
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_files
 
     result = evaluate_files(Path(args.gold), Path(args.pred), args.errors)
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}, indent=2,
-                     ensure_ascii=False))
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}, indent=2))
     return 0
 
 
@@ -373,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score predictions against gold events")
     p.add_argument("gold")
     p.add_argument("pred")
-    p.add_argument("--errors", type=int, default=0, metavar="N",
+    p.add_argument("--errors", type=_count, default=0, metavar="N",
                    help="also list the N worst wrong merges and splits, by the B-cubed precision or recall each costs")
     p.set_defaults(func=cmd_eval)
 
