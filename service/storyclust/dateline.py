@@ -8,7 +8,8 @@ score (``features.log_days_apart``), as it does for articles posted with a date.
 
 Only the very start of the body is read (after an optional label such as "date" or
 "Published"), in four forms: ISO (2025-04-11, 2025-04-11T09:30Z), month first (May 2, 2013;
-Jan. 5, 2011; DECEMBER 16, 2008), day first (12 January 2010) and Chinese or Japanese
+Jan. 5, 2011; DECEMBER 16, 2008; September 18th, 2013), day first (12 January 2010; 18th
+September 2013) and Chinese or Japanese
 (2013年5月2日). A date further in is an event's date, not the report's, and is left alone. The
 time of day that may follow is ignored: the date is read as midnight UTC, and gaps are read in
 days. Month names are English (``datetime.strptime``'s C-locale names).
@@ -26,11 +27,12 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 2100  # outside: a figure, not a date line
 
 _LABEL = r"(?:(?:dated?|published|posted|updated)\s*[:\-]?\s+)?"
 _BOUNDARY = r"$|[\s,.;:|@\u2013\u2014\-]"  # what may follow a date: a time, a dash, the text
+_ORDINAL = r"(?:st|nd|rd|th)?"  # "September 18th, 2013", "18th September 2013"
 _FORMS = (
     (re.compile(r"\s*" + _LABEL + r"(\d{4}-\d{2}-\d{2})(?=T|" + _BOUNDARY + ")", re.I), ("%Y-%m-%d",)),
-    (re.compile(r"\s*" + _LABEL + r"([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})(?=" + _BOUNDARY + ")", re.I),
+    (re.compile(r"\s*" + _LABEL + r"([A-Za-z]{3,9})\.? (\d{1,2})" + _ORDINAL + r",? (\d{4})(?=" + _BOUNDARY + ")", re.I),
      ("%B %d %Y", "%b %d %Y")),
-    (re.compile(r"\s*" + _LABEL + r"(\d{1,2}) ([A-Za-z]{3,9})\.?,? (\d{4})(?=" + _BOUNDARY + ")", re.I),
+    (re.compile(r"\s*" + _LABEL + r"(\d{1,2})" + _ORDINAL + r" ([A-Za-z]{3,9})\.?,? (\d{4})(?=" + _BOUNDARY + ")", re.I),
      ("%d %B %Y", "%d %b %Y")),
     (re.compile(r"\s*(\d{4})\s*\u5e74\s*(\d{1,2})\s*\u6708\s*(\d{1,2})\s*[\u65e5\u53f7]"), ("%Y %m %d",)),
 )
