@@ -1,12 +1,16 @@
 """The seeds posted into a store that already holds other news, against a store of their own.
 
     .venv/bin/python bench/seeds_background.py [--sizes 0 5 15 50 500 2000] [--set allsides-train]
-    .venv/bin/python bench/seeds_background.py --orders [--raw]
+    .venv/bin/python bench/seeds_background.py --orders [--raw] [--online-thresholds 0.5 0.55 --job-thresholds 0.15 0.17]
 
 With ``--orders`` it posts the seeds alone, in each of their 120 orders, and counts the orders
 whose answers are all 10 pairs right, online and after the repair. With ``--raw`` each seed is
 posted as its file's text, "date 2025-04-11" marker and all, without a published_at (as a
-caller that does not know the seeds' format would post them; ``dateline.py`` dates it).
+caller that does not know the seeds' format would post them; ``dateline.py`` dates it). With
+``--online-thresholds`` and/or ``--job-thresholds`` it counts them at every pair of those
+thresholds: the window a refitted scorer leaves the seeds (a feature that lifts every pair
+without evidence lifts the seeds' pairs too, and the lowest thresholds that keep them move up;
+``docs/accuracy.md``, lead figures).
 
 The seeds (five Iran-Iraq reports, one pair of them one meeting) are decided by rare shared
 names, terms and sentences, and rarity is counted over the store. Alone, the five share
@@ -54,19 +58,22 @@ def decide(engine: Engine, seeds: list[dict], gold: dict[str, str]) -> tuple[dic
     return online, {line["id"]: line["cluster_id"] for line in report.lines if line["id"] in gold}, scores
 
 
-def orders(encoder, seeds: list[dict], gold: dict[str, str]) -> None:
+def orders(encoder, seeds: list[dict], gold: dict[str, str], online_threshold: float | None = None,
+           job_threshold: float | None = None) -> tuple[int, int]:
+    """Of the 120 posting orders, how many have all 10 pairs right online and after the repair,
+    at these thresholds (None: the scorer artifact's)."""
     right = {"online": 0, "repaired": 0}
+    settings = {"same_story_threshold": online_threshold, "recluster_threshold": job_threshold}
     for order in permutations(seeds):
         with tempfile.TemporaryDirectory() as directory:
-            engine = Engine(Settings(data_dir=Path(directory)), encoder=encoder)
+            engine = Engine(Settings(data_dir=Path(directory), **settings), encoder=encoder)
             try:
                 online, repaired, _ = decide(engine, list(order), gold)
             finally:
                 engine.store.close()
         right["online"] += pairs_right(gold, online) == 10
         right["repaired"] += pairs_right(gold, repaired) == 10
-    print(f"seeds alone, every order: all 10 pairs right in {right['online']} of 120 orders online, "
-          f"{right['repaired']} of 120 after the repair")
+    return right["online"], right["repaired"]
 
 
 def main() -> int:
@@ -75,13 +82,29 @@ def main() -> int:
     parser.add_argument("--set", default="allsides-train")
     parser.add_argument("--orders", action="store_true", help="the seeds alone, in every order")
     parser.add_argument("--raw", action="store_true", help="post each seed file's text as it is, with no published_at")
+    parser.add_argument("--online-thresholds", type=float, nargs="+",
+                        help="with --orders: the online thresholds to try (default: the scorer artifact's)")
+    parser.add_argument("--job-thresholds", type=float, nargs="+",
+                        help="with --orders: the repair's thresholds to try (default: the scorer artifact's)")
     args = parser.parse_args()
     encoder = encoder_for(Settings())
     seeds, gold = load_seeds(), load_gold()
     if args.raw:
         seeds = [{"id": path.stem, "text": path.read_text(encoding="utf-8")} for path in sorted(SEEDS_DIR.glob("*.txt"))]
     if args.orders:
-        orders(encoder, seeds, gold)
+        online_grid, job_grid = args.online_thresholds or [None], args.job_thresholds or [None]
+        if online_grid == [None] and job_grid == [None]:
+            online, repaired = orders(encoder, seeds, gold)
+            print(f"seeds alone, every order: all 10 pairs right in {online} of 120 orders online, "
+                  f"{repaired} of 120 after the repair")
+            return 0
+        print("| online threshold | job threshold | orders right online | after the repair |")
+        print("|---|---|---|---|")
+        for online_threshold in online_grid:
+            for job_threshold in job_grid:
+                online, repaired = orders(encoder, seeds, gold, online_threshold, job_threshold)
+                print(f"| {online_threshold or 'artifact'} | {job_threshold or 'artifact'} | {online} of 120 "
+                      f"| {repaired} of 120 |", flush=True)
         return 0
     background = []
     for row in load_set(args.set):
