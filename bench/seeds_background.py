@@ -61,9 +61,10 @@ def decide(engine: Engine, seeds: list[dict], gold: dict[str, str]) -> tuple[dic
 def orders(encoder, seeds: list[dict], gold: dict[str, str], online_threshold: float | None = None,
            job_threshold: float | None = None) -> tuple[int, int]:
     """Of the 120 posting orders, how many have all 10 pairs right online and after the repair,
-    at these thresholds (None: the scorer artifact's)."""
+    at these thresholds (None: as configured, by default the scorer artifact's)."""
     right = {"online": 0, "repaired": 0}
-    settings = {"same_story_threshold": online_threshold, "recluster_threshold": job_threshold}
+    chosen = {"same_story_threshold": online_threshold, "recluster_threshold": job_threshold}
+    settings = {k: v for k, v in chosen.items() if v is not None}  # unset: the environment's, else the artifact's
     for order in permutations(seeds):
         with tempfile.TemporaryDirectory() as directory:
             engine = Engine(Settings(data_dir=Path(directory), **settings), encoder=encoder)
@@ -103,8 +104,8 @@ def main() -> int:
         for online_threshold in online_grid:
             for job_threshold in job_grid:
                 online, repaired = orders(encoder, seeds, gold, online_threshold, job_threshold)
-                print(f"| {online_threshold or 'artifact'} | {job_threshold or 'artifact'} | {online} of 120 "
-                      f"| {repaired} of 120 |", flush=True)
+                shown = ["as configured" if t is None else t for t in (online_threshold, job_threshold)]
+                print(f"| {shown[0]} | {shown[1]} | {online} of 120 | {repaired} of 120 |", flush=True)
         return 0
     background = []
     for row in load_set(args.set):
