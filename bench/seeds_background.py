@@ -39,7 +39,7 @@ from storyclust.config import Settings  # noqa: E402
 from storyclust.embedding import encoder_for  # noqa: E402
 from storyclust.engine import Engine  # noqa: E402
 from storyclust.recluster import repair_articles  # noqa: E402
-from storyclust.seeds import SEEDS_DIR, load_gold, load_seeds  # noqa: E402
+from storyclust.seeds import load_gold, load_raw_seeds, load_seeds  # noqa: E402
 from training.corpus import load_set  # noqa: E402
 
 
@@ -91,7 +91,7 @@ def main() -> int:
     encoder = encoder_for(Settings())
     seeds, gold = load_seeds(), load_gold()
     if args.raw:
-        seeds = [{"id": path.stem, "text": path.read_text(encoding="utf-8")} for path in sorted(SEEDS_DIR.glob("*.txt"))]
+        seeds = load_raw_seeds()
     if args.orders:
         online_grid, job_grid = args.online_thresholds or [None], args.job_thresholds or [None]
         if online_grid == [None] and job_grid == [None]:

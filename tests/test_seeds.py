@@ -8,7 +8,7 @@ import pytest
 from storyclust.article import parse_article
 from storyclust.cli import main
 from storyclust.recluster import run_recluster
-from storyclust.seeds import SEEDS_DIR, load_gold, load_seeds
+from storyclust.seeds import load_gold, load_raw_seeds, load_seeds
 
 
 def test_seed_loader_reads_the_date_marker():
@@ -60,7 +60,7 @@ def test_the_seeds_posted_as_their_raw_files_hold_too(tmp_path):
     000 (a phone call, April) and 004 (Zarif in Baghdad, February) both read a year 2025 and
     a Tehran dateline, and the repair joined them."""
     source, out = tmp_path / "seeds.jsonl", tmp_path / "out.jsonl"
-    raw = [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in sorted(SEEDS_DIR.glob("*.txt"))]
+    raw = load_raw_seeds()
     source.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
     assert main(["cluster", str(source), "--output", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

@@ -31,6 +31,12 @@ def load_seeds(directory: Path = SEEDS_DIR) -> list[dict]:
     return [load_seed_file(p) for p in sorted(Path(directory).glob("*.txt"))]
 
 
+def load_raw_seeds(directory: Path = SEEDS_DIR) -> list[dict]:
+    """Seed articles as a caller that does not know their format would post them: each file's
+    text as it is, date marker and all, without a published_at."""
+    return [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in sorted(Path(directory).glob("*.txt"))]
+
+
 def load_gold(directory: Path = SEEDS_DIR) -> dict[str, str]:
     with open(Path(directory) / "gold.jsonl", encoding="utf-8") as handle:
         return {r["id"]: r["event_id"] for r in map(json.loads, filter(str.strip, handle))}
