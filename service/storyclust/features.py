@@ -80,7 +80,11 @@ FEATURES = (
     "weekdays_conflict",
     "headline_numbers_conflict",
 )
-__all__ = ["FEATURES", "feature_matrix", "headline_numbers_conflict", "pair_feature_matrix", "pair_features",
+# Evidence against one story: the conflicts and the day gap. Their weights are fitted at or below
+# zero and every other feature's at or above (training.signed_logistic), so that more evidence
+# never lowers a score and a conflict never raises one.
+LOWERING_FEATURES = frozenset({"years_conflict", "log_days_apart", "weekdays_conflict", "headline_numbers_conflict"})
+__all__ = ["FEATURES", "LOWERING_FEATURES", "feature_matrix", "headline_numbers_conflict", "pair_feature_matrix", "pair_features",
            "sentence_alignment", "weekdays_conflict"]
 
 
