@@ -2,6 +2,7 @@
 logistic regression, and a feature the data would pull across zero stops at zero."""
 
 import numpy as np
+import pytest
 from sklearn.linear_model import LogisticRegression
 
 from storyclust.features import FEATURES, LOWERING_FEATURES
@@ -29,6 +30,8 @@ def test_a_weight_the_data_pulls_across_zero_stops_there():
     assert w[1] == 0.0 and w[4] == 0.0 and w[0] > 1.0 and w[2] > 0.2
     free, _ = fit_signed_logistic(X, y, [0] * 5)
     assert free[1] < -0.5 and free[4] < -0.8
+    with pytest.raises(ValueError, match="signs has 4 entries for 5 features"):
+        fit_signed_logistic(X, y, [1, 1, 1, 1])
 
 
 def test_the_scorer_fit_never_learns_a_bonus_for_a_day_gap():

@@ -84,8 +84,8 @@ FEATURES = (
 # zero and every other feature's at or above (training.signed_logistic), so that more evidence
 # never lowers a score and a conflict never raises one.
 LOWERING_FEATURES = frozenset({"years_conflict", "log_days_apart", "weekdays_conflict", "headline_numbers_conflict"})
-__all__ = ["FEATURES", "LOWERING_FEATURES", "feature_matrix", "headline_numbers_conflict", "pair_feature_matrix", "pair_features",
-           "sentence_alignment", "weekdays_conflict"]
+__all__ = ["FEATURES", "LOWERING_FEATURES", "feature_matrix", "headline_numbers_conflict", "pair_feature_matrix",
+           "pair_features", "sentence_alignment", "weekdays_conflict"]
 
 
 def _weighted_jaccard(a: frozenset[str], b: frozenset[str], stats: TermStats) -> tuple[float, float]:
