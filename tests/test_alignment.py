@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import load_dataset
 
-from storyclust import recluster
+from storyclust import batch_features
 from storyclust.alignment import sentence_alignment
 from storyclust.profile import Profile, build_profile, sentence_buckets
 from storyclust.term_stats import BOILERPLATE_SHARE, TermStats, common_limit
@@ -128,7 +128,7 @@ def test_a_sentence_in_a_tenth_of_the_feed_aligns_nothing(corpus):
     assert plain.mean() < 0.3
     np.testing.assert_allclose(with_footer, plain, atol=0.05)
     assert np.allclose(with_footer, [by_definition(footed[mine], footed[i], footed_stats) for i in others], atol=1e-12)
-    table = recluster._Profiles([p.to_json() for p in footed], dict(footed_stats.df), footed_stats.docs,
+    table = batch_features.ProfileTable([p.to_json() for p in footed], dict(footed_stats.df), footed_stats.docs,
                                 sentence_df=footed_stats.sentence_df)
     job = table.alignment(np.full(len(others), mine), np.array(others))
     np.testing.assert_allclose(job, with_footer, atol=1e-12)

@@ -139,7 +139,7 @@ def test_a_year_in_most_stored_articles_is_no_evidence():
 
     from conftest import load_dataset
 
-    from storyclust import recluster
+    from storyclust import batch_features
     from storyclust.features import pair_feature_matrix
 
     rows = [r for r in load_dataset("ecbplus-dev") if r["id"].split("_")[0] in ("1", "3", "4", "5")][::2]
@@ -157,9 +157,9 @@ def test_a_year_in_most_stored_articles_is_no_evidence():
         one = np.array([pair_features(profiles[0], None, 0.5, q, None, stats, 0.2) for q in profiles[1:]])
         many = pair_feature_matrix(profiles[0], None, np.full(len(profiles) - 1, 0.5), profiles[1:],
                                    [None] * (len(profiles) - 1), stats, np.full(len(profiles) - 1, 0.2))
-        table = recluster._Profiles([p.to_json() for p in profiles], dict(stats.df), stats.docs)
+        table = batch_features.ProfileTable([p.to_json() for p in profiles], dict(stats.df), stats.docs)
         n = len(profiles)
-        job = recluster.feature_rows(table, np.zeros(n - 1, dtype=np.int64), np.arange(1, n),
+        job = batch_features.feature_rows(table, np.zeros(n - 1, dtype=np.int64), np.arange(1, n),
                                      np.full(n - 1, 0.5), np.full(n, np.nan))
         return one, many, job
 
@@ -191,7 +191,7 @@ def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score(
 
     from conftest import load_dataset
 
-    from storyclust import recluster
+    from storyclust import batch_features
     from storyclust.features import pair_feature_matrix
 
     rows = [r for r in load_dataset("ecbplus-dev") if r["id"].split("_")[0] == "1"][:20]
@@ -208,8 +208,8 @@ def test_a_common_weekday_is_no_evidence_and_different_weekdays_lower_the_score(
         cos, align = np.full(n - 1, 0.6), np.full(n - 1, 0.3)
         one = feature_matrix([pair_features(profiles[0], None, 0.6, q, None, stats, 0.3) for q in profiles[1:]])
         many = pair_feature_matrix(profiles[0], None, cos, profiles[1:], [None] * (n - 1), stats, align)
-        table = recluster._Profiles([p.to_json() for p in profiles], dict(stats.df), stats.docs)
-        job = recluster.feature_rows(table, np.zeros(n - 1, dtype=np.int64), np.arange(1, n), cos, np.full(n, np.nan))
+        table = batch_features.ProfileTable([p.to_json() for p in profiles], dict(stats.df), stats.docs)
+        job = batch_features.feature_rows(table, np.zeros(n - 1, dtype=np.int64), np.arange(1, n), cos, np.full(n, np.nan))
         return [scorer.score(X) for X in (one, many, job)]
 
     # Per computation (the job aligns sentences itself): naming none, a common day, one side
@@ -245,7 +245,7 @@ def test_different_headline_figures_lower_the_score():
 
     from conftest import load_dataset
 
-    from storyclust import recluster
+    from storyclust import batch_features
     from storyclust.features import headline_numbers_conflict, pair_feature_matrix
 
     rows = {r["id"]: r for r in load_dataset("allsides-train") if r["event_id"] in ("neus-train-68", "neus-train-91")}
@@ -265,8 +265,8 @@ def test_different_headline_figures_lower_the_score():
     cos, align = np.full(n, 0.7), np.full(n, 0.2)
     one = feature_matrix([pair_features(profiles["a"], None, 0.7, q, None, stats, 0.2) for q in others])
     many = pair_feature_matrix(profiles["a"], None, cos, others, [None] * n, stats, align)
-    table = recluster._Profiles([p.to_json() for p in [profiles["a"], *others]], dict(stats.df), stats.docs)
-    job = recluster.feature_rows(table, np.zeros(n, dtype=np.int64), np.arange(1, n + 1), cos, np.full(n + 1, np.nan))
+    table = batch_features.ProfileTable([p.to_json() for p in [profiles["a"], *others]], dict(stats.df), stats.docs)
+    job = batch_features.feature_rows(table, np.zeros(n, dtype=np.int64), np.arange(1, n + 1), cos, np.full(n + 1, np.nan))
     column = FEATURES.index("headline_numbers_conflict")
     for X in (one, many, job):
         np.testing.assert_array_equal(X[:, column], [1.0, 0.0, 0.0, np.nan])

@@ -8,16 +8,18 @@ the stored signals alone (embeddings, MinHash signatures, profiles; nothing is r
    the engine lock (ingest goes on);
 2. candidate graph: nearest neighbours over the stored vectors within the time window (exact
    BLAS blocks for small stores, a temporary IVF index with time-range selectors for large ones),
-   plus MinHash band collisions;
-3. edges: the online pair scorer on vectorised pair features, after a cheap cosine pre-filter,
-   read again with hindsight: each pair's cosine against both articles' nearest neighbours in the
-   span (:mod:`neighbourhood`; ``PairScorer.job_score``);
-4. average linkage at the job's threshold: a cluster joins another only if the pairs between
-   them score above the threshold on average, so one look-alike pair cannot chain two events.
-   Inside each component of the strong edges every pair above the cosine pre-filter is scored
-   (so a story larger than the neighbour count is not cut into pieces); other pairs count 0.
-   Then a merge of two groups much tighter inside than across is undone (two look-alike
-   events, whose moderate scores across cleared the threshold; ``ReclusterConfig.split_ratio``);
+   plus MinHash band collisions (:mod:`job_candidates`);
+3. edges: the online pair scorer on vectorised pair features (:mod:`batch_features`), after a
+   cheap cosine pre-filter, read again with hindsight: each pair's cosine against both articles'
+   nearest neighbours in the span (:mod:`neighbourhood`; ``PairScorer.job_score``);
+4. average linkage at the job's threshold (:mod:`linkage`): a cluster joins another only if the
+   pairs between them score above the threshold on average, so one look-alike pair cannot chain
+   two events. Inside each component of the strong edges every pair above the cosine pre-filter
+   is scored (so a story larger than the neighbour count is not cut into pieces); other pairs
+   count 0. Then a merge of two groups much tighter inside than across is undone (two look-alike
+   events, whose moderate scores across cleared the threshold; ``ReclusterConfig.split_ratio``),
+   and so is a lone article's join to a story it mostly does not link with
+   (``ReclusterConfig.lone_majority``);
 5. stable ids: an old story's id goes to the new cluster holding most of its articles; a cluster
    that holds most of several keeps the oldest and records the others as aliases;
 6. one write transaction under the engine lock. Articles ingested after the snapshot keep their
@@ -31,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import heapq
 import json
 import logging
 import math
@@ -41,21 +42,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice
 
-import faiss
 import numpy as np
-from scipy import sparse
-from scipy.cluster.hierarchy import linkage
-from scipy.sparse.csgraph import connected_components
 
-from .alignment import concatenated_ranges
 from .article import parse_published
-from .features import FEATURES, weekdays_conflict
+from .batch_features import ProfileTable, feature_rows
+from .job_candidates import band_pairs, neighbour_pairs, pair_cosines
+from .linkage import average_linkage, strong_components
 from .neighbourhood import margins, nearest_cosines
-from .profile import STEM_BUCKETS, number_mantissa, sentence_buckets, weekday_mask
 from .store import COPIES, select_in
-from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
 
 log = logging.getLogger(__name__)
 
@@ -369,124 +364,18 @@ def _attach_duplicates(ids: list[str], dup_of: list[str | None], node_of_row: np
 
 
 # --------------------------------------------------------------------------------------------
-# 2. Candidate graph
+# 2. Candidate graph (the searches: job_candidates)
 # --------------------------------------------------------------------------------------------
-def _blocks(ts: np.ndarray, dated: int, window: float, size: int = 2048) -> Iterator[tuple[int, int, int, int]]:
-    """(query start, query end, base start, base end) in node order. Dated queries come in runs
-    spanning at most half a window and search the dated nodes within a window of them; undated
-    queries search every node (an undated article may match any time)."""
-    start = 0
-    while start < dated:
-        end = min(dated, start + size, int(np.searchsorted(ts[:dated], ts[start] + window / 2, "right")))
-        end = max(end, start + 1)
-        lo = int(np.searchsorted(ts[:dated], ts[start] - window, "left"))
-        hi = int(np.searchsorted(ts[:dated], ts[end - 1] + window, "right"))
-        yield start, end, lo, hi
-        start = end
-    for start in range(dated, len(ts), size):
-        yield start, min(len(ts), start + size), 0, len(ts)
-
-
-def _neighbour_pairs(vectors: np.ndarray, ts: np.ndarray, dated: int, window: float,
-                     config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Directed (query, neighbour, cosine) nearest-neighbour pairs within the time window."""
-    n = len(vectors)
-    k = min(config.neighbours + 1, n)  # +1: the query finds itself
-    blocks = list(_blocks(ts, dated, window))
-    cost = sum((e - s) * (hi - lo) for s, e, lo, hi in blocks)
-    if cost <= config.exact_budget or n < 10_000:
-        method = "exact"
-
-        def search(s, e, lo, hi):
-            scores, found = faiss.knn(vectors[s:e], vectors[lo:hi], min(k, hi - lo), metric=faiss.METRIC_INNER_PRODUCT)
-            return scores, np.where(found >= 0, found + lo, -1)
-    else:
-        method = "ivf"
-        # Each query scans only the in-window part of its nprobe lists, so the cost per query is
-        # cells (coarse search) + nprobe x window / cells (scan): best near sqrt(nprobe x window),
-        # whatever the store's size (x2: a scanned vector costs more than a centroid in BLAS).
-        window_nodes = cost / max(n, 1)
-        index = _ivf_index(vectors, int(np.clip(math.sqrt(2 * config.ivf_nprobe * window_nodes), 64, 4096)))
-
-        def search(s, e, lo, hi):
-            if (lo, hi) == (0, n):
-                return index.search(vectors[s:e], k, params=faiss.SearchParametersIVF(nprobe=config.ivf_nprobe))
-            selector = faiss.IDSelectorRange(lo, hi, True)  # ids are node positions, sorted in each list
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=config.ivf_nprobe)
-            return index.search(vectors[s:e], k, params=params)
-
-    src, dst, cos = [], [], []
-    for s, e, lo, hi in blocks:
-        scores, found = search(s, e, lo, hi)
-        queries = np.repeat(np.arange(s, e), found.shape[1])
-        found, scores = found.ravel(), scores.ravel()
-        keep = (found >= 0) & (found != queries)
-        queries, found, scores = queries[keep], found[keep], scores[keep]
-        both = (queries < dated) & (found < dated)
-        keep = ~both | (np.abs(ts[queries] - ts[np.where(both, found, queries)]) <= window)
-        src.append(queries[keep])
-        dst.append(found[keep])
-        cos.append(scores[keep])
-    return np.concatenate(src), np.concatenate(dst), np.concatenate(cos).astype(np.float64), method
-
-
-def _ivf_index(vectors: np.ndarray, cells: int) -> faiss.Index:
-    """A temporary inverted-file index over all nodes, ids = node positions. More cells: less
-    scanning per query, costlier coarse search and training."""
-    n, dim = vectors.shape
-    cells = min(cells, max(1, n // 20))
-    sample = np.random.default_rng(0).choice(n, min(n, cells * 20), replace=False)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
-    index.cp.niter = 10  # k-means rounds: cells only need to be roughly right
-    index.cp.seed = 1
-    index.train(vectors[np.sort(sample)])
-    index.add(vectors)
-    return index
-
-
-def _band_pairs(signatures: np.ndarray, rows: int, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of nodes whose MinHash signatures agree on all slots of at least one band."""
-    n, slots = signatures.shape
-    multipliers = np.random.default_rng(1).integers(1, 2**63, size=rows, dtype=np.uint64) | np.uint64(1)
-    src, dst = [], []
-    with np.errstate(over="ignore"):
-        for band in range(slots // rows):
-            part = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
-            key = (part * multipliers).sum(axis=1)
-            order = np.argsort(key, kind="stable")
-            key = key[order]
-            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-            sizes = np.diff(np.r_[starts, n])
-            run_size = np.repeat(sizes, sizes)
-            position = np.arange(n) - np.repeat(starts, sizes)
-            for gap in range(1, int(sizes[sizes <= max_bucket].max(initial=1))):
-                first = np.flatnonzero((position + gap < run_size) & (run_size <= max_bucket))
-                src.append(order[first])
-                dst.append(order[first + gap])
-    if not src:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(src), np.concatenate(dst)
-
-
-def _pair_cosines(vectors: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 65_536) -> np.ndarray:
-    """Cosine of each pair of (unit) vectors, a chunk at a time: gathering all rows at once
-    would take 2 x pairs x dim x 4 bytes (2 GB for 660k pairs at dim 384)."""
-    out = np.empty(len(a), dtype=np.float64)
-    for start in range(0, len(a), chunk):
-        part = slice(start, start + chunk)
-        out[part] = np.einsum("ij,ij->i", vectors[a[part]], vectors[b[part]])
-    return out
-
-
 def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
                      config: ReclusterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Undirected edges (a < b) worth scoring, with their cosine, and each node's nearest
     cosine (:func:`neighbourhood.nearest_cosines`, from the same search)."""
     dated = snap.dated
-    src, dst, cos, method = _neighbour_pairs(snap.vectors, snap.ts, dated, window, config)
+    src, dst, cos, method = neighbour_pairs(snap.vectors, snap.ts, dated, window, config.neighbours,
+                                           config.exact_budget, config.ivf_nprobe)
     nearest = nearest_cosines(len(snap.ts), src, dst, cos)
-    band_src, band_dst = _band_pairs(snap.signatures, config.band_rows, config.max_bucket)
-    band_cos = _pair_cosines(snap.vectors, band_src, band_dst)
+    band_src, band_dst = band_pairs(snap.signatures, config.band_rows, config.max_bucket)
+    band_cos = pair_cosines(snap.vectors, band_src, band_dst)
     src, dst = np.concatenate([src, band_src]), np.concatenate([dst, band_dst])
     cos = np.concatenate([cos, band_cos])
     keep = (cos >= config.min_cosine) & (src != dst)
@@ -500,293 +389,8 @@ def _candidate_edges(snap: _Snapshot, window: float, multilingual: bool,
 
 
 # --------------------------------------------------------------------------------------------
-# 3. Edge scores: the online pair features, vectorised over many pairs
+# 3. Edge scores (the online pair features, vectorised: batch_features)
 # --------------------------------------------------------------------------------------------
-_SET_FIELDS = ("entities", "terms", "title_terms", "numbers", "years")
-_LOW32 = 0xFFFFFFFF  # headline figures are compared by the low 32 bits of their hash, keyed by row
-
-
-def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
-    """The chunks' arrays as one (empty of ``dtype`` for no chunks)."""
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-
-class _Profiles:
-    """The profiles of some nodes as sparse term-incidence matrices (one per field, rows =
-    nodes) and a sentence/stem incidence list, with the IDF weights the online features use.
-
-    Memory is ~1 KB per node instead of ~20 KB for Python ``Profile`` objects, and a batch of
-    pairs becomes a few sparse products instead of a Python loop."""
-
-    def __init__(self, records: Iterable[dict | None], df: dict[str, int], docs: int, chunk: int = 5000,
-                 sentence_df: np.ndarray | None = None) -> None:
-        # Records are consumed ``chunk`` at a time and turned into arrays at once, so that only
-        # one chunk of parsed JSON is alive: at 1M nodes the dicts alone would take ~20 GB.
-        # Term ids: the unique 64-bit string hashes (a collision among a few million terms has
-        # odds of ~1e-7), found by NumPy sorts; the df of a term is looked up once per chunk.
-        hashes: dict[str, list[np.ndarray]] = {f: [] for f in _SET_FIELDS}
-        lengths: dict[str, list[np.ndarray]] = {f: [] for f in _SET_FIELDS}
-        stems: list[np.ndarray] = []
-        stem_counts: list[np.ndarray] = []
-        sentence_counts: list[np.ndarray] = []
-        weekdays: list[np.ndarray] = []
-        headline_known: list[np.ndarray] = []
-        headline_counts: list[np.ndarray] = []
-        headline_hashes: list[np.ndarray] = []
-        number_keys: list[np.ndarray] = []
-        known_hash: list[np.ndarray] = []
-        known_df: list[np.ndarray] = []
-        rows = 0
-        iterator = iter(records)
-        while batch := list(islice(iterator, chunk)):
-            batch = [record or {} for record in batch]
-            headlines = [record.get("headline_numbers") for record in batch]  # None: unknown
-            headline_known.append(np.array([h is not None for h in headlines], dtype=bool))
-            headline_counts.append(np.array([len(h or ()) for h in headlines], dtype=np.int64))
-            headline_hashes.append(np.array([hash(m) & _LOW32 for h in headlines for m in h or ()], dtype=np.int64))
-            number_keys.append(np.array([(row << 32) | (hash(m) & _LOW32)
-                                         for row, record in enumerate(batch, start=rows)
-                                         for m in set(map(number_mantissa, record.get("numbers", ()))) if m],
-                                        dtype=np.int64))
-            rows += len(batch)
-            everything = []
-            for f in _SET_FIELDS:
-                values = [record.get(f, ()) for record in batch]
-                terms = as_counted(f, list(chain.from_iterable(values)))  # the keys of ``df``
-                everything.extend(terms)
-                hashes[f].append(np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms)))
-                lengths[f].append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
-            sentences = list(chain.from_iterable(record.get("sentences", ()) for record in batch))
-            flat = list(chain.from_iterable(sentences))
-            stems.append(np.fromiter(flat, dtype=np.int64, count=len(flat)))
-            stem_counts.append(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)))
-            sentence_counts.append(np.fromiter((len(record.get("sentences", ())) for record in batch),
-                                               dtype=np.int64, count=len(batch)))
-            weekdays.append(np.fromiter((weekday_mask(record.get("weekdays")) for record in batch),
-                                        dtype=np.int64, count=len(batch)))
-            chunk_hashes = np.concatenate([hashes[f][-1] for f in _SET_FIELDS])
-            unique, first = np.unique(chunk_hashes, return_index=True)
-            known_hash.append(unique)
-            known_df.append(np.fromiter((df.get(everything[i], 0) for i in first.tolist()), dtype=np.float64,
-                                        count=len(first)))
-        all_hashes = _joined(known_hash, np.int64)
-        term_hash, first = np.unique(all_hashes, return_index=True)
-        term_df = np.concatenate(known_df)[first] if len(first) else np.zeros(0)
-        self.sets = {}
-        for f in _SET_FIELDS:
-            field_hashes = _joined(hashes[f], np.int64)
-            ids = np.searchsorted(term_hash, field_hashes)
-            indptr = np.concatenate(([0], np.cumsum(np.concatenate(lengths[f]) if lengths[f] else [], dtype=np.int64)))
-            matrix = sparse.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(rows, len(term_hash)))
-            matrix.sort_indices()  # sets: no repeated term in a row
-            if f == "years":  # as features._telling_years
-                matrix = matrix @ sparse.diags((term_df <= common_limit(docs, BOILERPLATE_SHARE)).astype(np.float64))
-                matrix.eliminate_zeros()
-                matrix = matrix.tocsr()
-                matrix.sort_indices()
-            self.sets[f] = matrix
-        log_docs = math.log(docs + 2)
-        self.rarity_scale = math.log(max(docs, RARITY_MIN_DOCS) + 2)  # as features.pair_features
-        self.idf = log_docs - np.log1p(term_df)
-        stem_df = np.zeros(STEM_BUCKETS, dtype=np.float64)
-        for term, n in df.items():
-            if term.startswith("~"):
-                stem_df[int(term[1:])] = n
-        self.stem_idf = log_docs - np.log1p(stem_df)
-        self.stem_idf[stem_df > common_limit(docs, BOILERPLATE_SHARE)] = 0.0  # as alignment.sentence_alignment
-        self.stems = _joined(stems, np.int64)
-        stem_counts = _joined(stem_counts, np.int64)
-        sentence_counts = _joined(sentence_counts, np.int64)
-        self.stem_ptr = np.concatenate(([0], np.cumsum(stem_counts, dtype=np.int64)))
-        self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
-        sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
-        self.mass = np.bincount(sentence_of_stem, weights=self.stem_idf[self.stems], minlength=len(stem_counts))
-        # Sentence rows that are boilerplate (as alignment.sentence_alignment): they align with nothing.
-        self.boilerplate = (boilerplate_sentences(sentence_buckets(self.stems, stem_counts), sentence_df, docs)
-                            if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
-        self.weight = {f: m @ self.idf for f, m in self.sets.items()}
-        self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
-        self.weekdays = _joined(weekdays, np.int64)  # profile.weekday_mask
-        # Headline figures (features.headline_numbers_conflict): each row's title mantissas as
-        # 32-bit hashes (CSR), and every (row, mantissa hash) of its numbers as one sorted key.
-        self.headline_known = _joined(headline_known, bool)
-        self.headline_ptr = np.concatenate(([0], np.cumsum(_joined(headline_counts, np.int64))))
-        self.headline_carried = np.diff(self.headline_ptr) > 0  # the row's title has a figure
-        self.headline_hashes = _joined(headline_hashes, np.int64)
-        self.number_keys = np.sort(_joined(number_keys, np.int64))
-
-    def names_headline_figure(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Whether row b[i] names any figure of row a[i]'s title."""
-        counts = self.headline_ptr[a + 1] - self.headline_ptr[a]
-        pair = np.repeat(np.arange(len(a)), counts)
-        keys = (b[pair] << 32) | self.headline_hashes[concatenated_ranges(self.headline_ptr[a], counts)]
-        at = np.minimum(np.searchsorted(self.number_keys, keys), max(len(self.number_keys) - 1, 0))
-        found = self.number_keys[at] == keys if len(self.number_keys) else np.zeros(len(keys), dtype=bool)
-        return np.bincount(pair[found], minlength=len(a)) > 0
-
-    def headline_numbers_conflict(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """:func:`features.headline_numbers_conflict` of row pairs."""
-        carried = self.headline_carried
-        conflict = carried[a] & carried[b] & ~self.names_headline_figure(a, b) & ~self.names_headline_figure(b, a)
-        return np.where(self.headline_known[a] & self.headline_known[b], conflict.astype(np.float64), np.nan)
-
-    def shared(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(IDF sum, count) of the terms each pair shares in ``field``."""
-        both = self.sets[field][a].multiply(self.sets[field][b]).tocsr()
-        return both @ self.idf, np.diff(both.indptr).astype(np.float64)
-
-    def weighted_jaccard(self, field: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(IDF-weighted Jaccard, shared IDF sum), as ``features._weighted_jaccard``."""
-        shared, count = self.shared(field, a, b)
-        union = self.weight[field][a] + self.weight[field][b] - shared
-        jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=(count > 0) & (union > 0))
-        return jaccard, np.where(count > 0, shared, 0.0)
-
-    def alignment(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``features.sentence_alignment`` of each pair, all pairs at once: a sort-merge join of
-        the (node, stem) occurrences of both sides gives every sentence pair sharing a stem,
-        so the work is proportional to those pairs and no (sentence x sentence) matrix is
-        built. Sentences matching nothing count 0 among an article's three best."""
-        out = np.zeros(len(a))
-        # Symmetric, so put the article with more stems on the side that is read once per node.
-        swap = np.diff(self.stem_ptr[self.sentence_ptr])[a] < np.diff(self.stem_ptr[self.sentence_ptr])[b]
-        a, b = np.where(swap, b, a), np.where(swap, a, b)
-        n_a = self.sentence_ptr[a + 1] - self.sentence_ptr[a]
-        n_b = self.sentence_ptr[b + 1] - self.sentence_ptr[b]
-        # Left: every stem of every sentence of each distinct first node, keyed (node, stem).
-        nodes, node_of_edge = np.unique(a, return_inverse=True)
-        left_rows = concatenated_ranges(self.sentence_ptr[nodes], self.sentence_ptr[nodes + 1] - self.sentence_ptr[nodes])
-        left_node = np.repeat(np.arange(len(nodes)), np.diff(self.sentence_ptr)[nodes])
-        left_stem, left_of = self._stems_of(left_rows)
-        left_key = left_node[left_of] * STEM_BUCKETS + left_stem
-        order = np.argsort(left_key)
-        left_key, left_row = left_key[order], left_rows[left_of[order]]
-        run_start = _segment_starts(left_key)
-        run_key, run_length = left_key[run_start], np.diff(np.append(run_start, len(left_key)))
-        # Right: each second node's sentences, one copy (t) per pair, keyed (first node, stem).
-        right_rows = concatenated_ranges(self.sentence_ptr[b], n_b)
-        right_edge = np.repeat(np.arange(len(a)), n_b)
-        right_stem, right_t = self._stems_of(right_rows)
-        right_key = node_of_edge[right_edge[right_t]] * STEM_BUCKETS + right_stem
-        if not len(left_key) or not len(right_key):
-            return out
-        run = np.minimum(np.searchsorted(run_key, right_key), len(run_key) - 1)
-        found = run_key[run] == right_key
-        lo, matches = run_start[run], np.where(found, run_length[run], 0)
-        if not matches.any():
-            return out
-        # Shared idf mass of each (t, my sentence) pair.
-        n_rows = len(self.mass)
-        key = np.repeat(right_t, matches) * n_rows + left_row[concatenated_ranges(lo, matches)]
-        order = np.argsort(key)
-        key = key[order]
-        first = _segment_starts(key)
-        inter = np.add.reduceat(np.repeat(self.stem_idf[right_stem], matches)[order], first)
-        pair_t, pair_s = key[first] // n_rows, key[first] % n_rows
-        union = self.mass[right_rows[pair_t]] + self.mass[pair_s] - inter
-        sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        sim[self.boilerplate[right_rows[pair_t]] | self.boilerplate[pair_s]] = 0.0
-        # The best match of each of their sentences (pairs are in t order) ...
-        t_first = _segment_starts(pair_t)
-        best = [np.maximum.reduceat(sim, t_first)]
-        edges = [right_edge[pair_t[t_first]]]
-        # ... and of each of mine, within each pair.
-        key = right_edge[pair_t] * n_rows + pair_s
-        order = np.argsort(key)
-        first = _segment_starts(key[order])
-        best.append(np.maximum.reduceat(sim[order], first))
-        edges.append(key[order][first] // n_rows)
-        # The three best per pair.
-        edge, value = np.concatenate(edges), np.concatenate(best)
-        order = np.lexsort((-value, edge))
-        edge, value = edge[order], value[order]
-        first = _segment_starts(edge)
-        rank = np.arange(len(edge)) - np.repeat(first, np.diff(np.append(first, len(edge))))
-        total = np.bincount(edge[rank < 3], weights=value[rank < 3], minlength=len(a))
-        both = (n_a > 0) & (n_b > 0)
-        out[both] = total[both] / np.minimum(3, n_a + n_b)[both]
-        return out
-
-    def _stems_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The stems of these sentence rows, and for each stem its index in ``rows``."""
-        counts = self.stem_ptr[rows + 1] - self.stem_ptr[rows]
-        return self.stems[concatenated_ranges(self.stem_ptr[rows], counts)], np.repeat(np.arange(len(rows)), counts)
-
-
-def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Where each run of equal values begins."""
-    return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-
-
-def _column_cosine(p, a, b, cos, ts):
-    return cos
-
-
-def _column_entity_shared_rel_idf(p, a, b, cos, ts):
-    return np.log1p(p.weighted_jaccard("entities", a, b)[1] / p.rarity_scale)
-
-
-def _column_term_wjaccard(p, a, b, cos, ts):
-    return p.weighted_jaccard("terms", a, b)[0]
-
-
-def _column_title_wjaccard(p, a, b, cos, ts):
-    return p.weighted_jaccard("title_terms", a, b)[0]
-
-
-def _column_sentence_align(p, a, b, cos, ts):
-    return p.alignment(a, b)
-
-
-def _column_number_wjaccard(p, a, b, cos, ts):
-    return p.weighted_jaccard("numbers", a, b)[0]
-
-
-def _column_years_shared(p, a, b, cos, ts):
-    return (p.shared("years", a, b)[1] > 0).astype(np.float64)
-
-
-def _column_years_conflict(p, a, b, cos, ts):
-    none_shared = p.shared("years", a, b)[1] == 0
-    return ((p.size["years"][a] > 0) & (p.size["years"][b] > 0) & none_shared).astype(np.float64)
-
-
-def _column_log_days_apart(p, a, b, cos, ts):
-    return np.log1p(np.nan_to_num(np.abs(ts[a] - ts[b]) / 86400.0, nan=0.0))
-
-
-def _column_weekdays_conflict(p, a, b, cos, ts):
-    return weekdays_conflict(p.weekdays[a], p.weekdays[b])
-
-
-def _column_headline_numbers_conflict(p, a, b, cos, ts):
-    return p.headline_numbers_conflict(a, b)
-
-
-# Each feature of features.FEATURES, vectorised; a test checks them against features.pair_features.
-COLUMNS: dict[str, Callable[..., np.ndarray]] = {
-    "cosine": _column_cosine,
-    "entity_shared_rel_idf": _column_entity_shared_rel_idf,
-    "term_wjaccard": _column_term_wjaccard,
-    "sentence_align": _column_sentence_align,
-    "title_wjaccard": _column_title_wjaccard,
-    "number_wjaccard": _column_number_wjaccard,
-    "years_shared": _column_years_shared,
-    "years_conflict": _column_years_conflict,
-    "log_days_apart": _column_log_days_apart,
-    "weekdays_conflict": _column_weekdays_conflict,
-    "headline_numbers_conflict": _column_headline_numbers_conflict,
-}
-
-
-def feature_rows(profiles: _Profiles, a: np.ndarray, b: np.ndarray, cos: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """The feature matrix of pairs (a[i], b[i]) in ``FEATURES`` order (profile rows a, b)."""
-    missing = [f for f in FEATURES if f not in COLUMNS]
-    if missing:
-        raise RuntimeError(f"recluster has no vectorised form of pair feature(s) {missing}: add them to recluster.COLUMNS")
-    return np.column_stack([COLUMNS[f](profiles, a, b, cos, ts) for f in FEATURES]) if len(a) else np.zeros((0, len(FEATURES)))
-
-
 def _load_profiles(engine, rowids: np.ndarray, chunk: int = 5000) -> Iterator[dict | None]:
     """Stored profiles (JSON) of these rows, in this order, parsed a chunk at a time; None for
     a row deleted since the snapshot. Profiles never change for a row id (an update is a new
@@ -809,7 +413,7 @@ class _EdgeScorer:
                  nearest: np.ndarray) -> None:
         with engine.lock:  # a consistent copy: ingest updates the counts under this lock
             df, docs, sentence_df = dict(engine.stats.df), engine.stats.docs, engine.stats.sentence_df.copy()
-        self.profiles = _Profiles(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs,
+        self.profiles = ProfileTable(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs,
                                   sentence_df=sentence_df)
         self.local = np.full(len(snap.ts), -1, dtype=np.int64)
         self.local[nodes] = np.arange(len(nodes))
@@ -853,7 +457,7 @@ def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.
     over all pairs instead of counting a pair beyond the k nearest neighbours as 0: a story
     larger than k is not cut into k-sized pieces. Pairs below ``min_cosine`` stay 0."""
     n = len(snap.ts)
-    component = _strong_components(n, a, b, score, threshold)
+    component = strong_components(n, a, b, score, threshold)
     sizes = np.bincount(component)
     order = np.argsort(component, kind="stable")  # each component's nodes, ascending
     starts = np.concatenate(([0], np.cumsum(sizes)))
@@ -873,242 +477,14 @@ def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.
     key = pa * n + pb
     fresh = known[np.minimum(np.searchsorted(known, key), len(known) - 1)] != key
     pa, pb = pa[fresh], pb[fresh]
-    pcos = _pair_cosines(snap.vectors, pa, pb)
+    pcos = pair_cosines(snap.vectors, pa, pb)
     keep = (pcos >= config.min_cosine) & _comparable(snap, pa, pb, window, multilingual)
     pa, pb, pcos = pa[keep], pb[keep], pcos[keep]
     return np.concatenate([a, pa]), np.concatenate([b, pb]), np.concatenate([score, scorer(pa, pb, pcos)]), len(pa)
 
 
 # --------------------------------------------------------------------------------------------
-# 4. Average linkage over the candidate graph
-# --------------------------------------------------------------------------------------------
-def _strong_components(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
-    """Component of each node in the graph of the edges at or above the threshold."""
-    strong = score >= threshold
-    graph = sparse.coo_matrix((np.ones(int(strong.sum())), (a[strong], b[strong])), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
-
-
-def average_linkage(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, threshold: float,
-                    dense_limit: int = 1000, split_ratio: float = 0.0, lone_majority: bool = False,
-                    tally: dict[str, int] | None = None) -> np.ndarray:
-    """Cluster labels of n nodes: repeatedly merge the two clusters with the highest average
-    pair score (pairs without an edge count 0) while it is at least ``threshold``; then undo,
-    from the top, each merge of two groups that are much tighter inside than with each other
-    (``_split_groups``, with ``split_ratio``; 0 undoes nothing) and, with ``lone_majority``,
-    each join of a lone node to a group where it links with half its members or fewer
-    (``_lone_links``).
-
-    A merge needs one pair at or above the threshold, so clusters never cross the connected
-    components of the strong edges: each component is clustered alone. Components of up to
-    ``dense_limit`` nodes go to SciPy's average linkage on their dense score matrix (C, O(m^2)
-    memory), larger ones to a sparse heap in Python. Labels are numbered in node order of each
-    cluster's first node. ``tally``, when given, counts the merges undone (``undone_merges``:
-    the job's report shows how often look-alike groups were kept apart) and the lone nodes
-    set apart (``lone_set_apart``)."""
-    label = np.arange(n)
-    undone = set_apart = 0
-    if tally is not None:
-        tally["undone_merges"] = tally["lone_set_apart"] = 0
-    if not np.any(score >= threshold):
-        return label
-    component = _strong_components(n, a, b, score, threshold)
-    sizes = np.bincount(component)
-    inside = np.flatnonzero((component[a] == component[b]) & (sizes[component[a]] >= 2))
-    inside = inside[np.argsort(component[a[inside]], kind="stable")]
-    starts = np.flatnonzero(np.concatenate(([True], np.diff(component[a[inside]]) != 0)))
-    members = np.argsort(component, kind="stable")
-    first_member = np.concatenate(([0], np.cumsum(sizes)))
-    if lone_majority:  # each node's best score with a node of another component (0: none)
-        across = component[a] != component[b]
-        beyond = np.zeros(n)
-        np.maximum.at(beyond, a[across], score[across])
-        np.maximum.at(beyond, b[across], score[across])
-    # Each component is linked alone; the lone-article and loose-merge checks then walk all
-    # their merge trees at once, as one forest, not once per component.
-    leaves, trees, pair_parts = [], [], []
-    placed = 0  # leaves of the forest so far
-    for start, end in zip(starts.tolist(), np.append(starts[1:], len(inside)).tolist()):
-        e = inside[start:end]
-        c = int(component[a[e[0]]])
-        nodes = members[first_member[c]:first_member[c + 1]]  # ascending
-        if len(nodes) == 2:  # one strong edge: one merge, nothing to undo (most components)
-            label[nodes] = nodes[0]
-            continue
-        i, j = np.searchsorted(nodes, a[e]), np.searchsorted(nodes, b[e])
-        link = _merges_dense if len(nodes) <= dense_limit else _merges_sparse
-        trees.append(link(len(nodes), i, j, score[e], threshold))
-        leaves.append(nodes)
-        pair_parts.append((i + placed, j + placed, e))
-        placed += len(nodes)
-    if leaves:
-        nodes, forest = np.concatenate(leaves), _forest(trees, [len(x) for x in leaves])
-        i, j, e = (np.concatenate(part) for part in zip(*pair_parts))
-        links = _lone_links(placed, forest, i, j, score[e], threshold, beyond[nodes]) if lone_majority else None
-        groups, undone, set_apart = _split_groups(placed, forest, split_ratio, links)
-        label[nodes] = nodes[groups]
-    if tally is not None:
-        tally["undone_merges"], tally["lone_set_apart"] = undone, set_apart
-    return np.unique(label, return_inverse=True)[1]  # each label is its cluster's smallest node
-
-
-def _forest(trees: list[np.ndarray], sizes: list[int]) -> np.ndarray:
-    """Merge trees of components (each numbered as ``_merges_dense`` numbers it, over its
-    ``sizes[t]`` nodes) as one: the components' nodes laid end to end as leaves 0 .. n - 1, and
-    row r of the result making cluster n + r. Each tree's rows stay in merge order, so every
-    cluster is still made after its parts."""
-    rows = [len(t) for t in trees]
-
-    def per_row(values: Sequence[int] | np.ndarray) -> np.ndarray:  # each tree's value on each of its rows
-        return np.repeat(np.asarray(values, dtype=np.float64), rows)[:, None]
-
-    m, leaf_start, row_start = per_row(sizes), per_row(np.cumsum(sizes) - sizes), per_row(np.cumsum(rows) - rows)
-    forest = np.concatenate(trees)
-    ends = forest[:, :2]
-    forest[:, :2] = np.where(ends < m, ends + leaf_start, ends - m + row_start + sum(sizes))
-    return forest
-
-
-def _merges_dense(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
-    """Average linkage of one component from its pair scores (local indices i, j): the merges
-    at or above the threshold, one row each (cluster, cluster, average score, nodes in the
-    merged cluster), numbered as SciPy numbers them: row r makes cluster m + r."""
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
-    distance = np.ones(m * (m - 1) // 2)
-    distance[m * lo - lo * (lo + 1) // 2 + hi - lo - 1] = 1.0 - score
-    merges = linkage(distance, method="average")  # rows in merge order, distances non-decreasing
-    merges = merges[merges[:, 2] <= 1.0 - threshold]
-    return np.column_stack([merges[:, :2], 1.0 - merges[:, 2], merges[:, 3]])
-
-
-def _merges_sparse(m: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
-    """``_merges_dense`` with a heap over the edges alone: for components too large for a
-    dense matrix."""
-    size: dict[int, int] = {}
-    links: dict[int, dict[int, float]] = defaultdict(dict)
-    for x, y, s in zip(i.tolist(), j.tolist(), score.tolist()):
-        links[x][y] = links[x].get(y, 0.0) + s
-        links[y][x] = links[y].get(x, 0.0) + s
-        size[x] = size[y] = 1
-    cluster = list(range(m))  # the merge-tree number of the cluster each live node stands for
-    merges: list[tuple[int, int, float, int]] = []
-    heap = [(-s, min(x, y), max(x, y)) for x, y, s in zip(i.tolist(), j.tolist(), score.tolist()) if s >= threshold]
-    heapq.heapify(heap)
-    while heap:
-        value, x, y = heapq.heappop(heap)
-        if x not in size or y not in size:
-            continue
-        current = links[x].get(y, 0.0) / (size[x] * size[y])
-        if abs(current + value) > 1e-12:
-            continue  # stale: a newer entry for this pair is in the heap
-        keep, gone = (x, y) if size[x] >= size[y] else (y, x)
-        size[keep] += size.pop(gone)
-        merges.append((cluster[x], cluster[y], current, size[keep]))
-        cluster[keep] = m + len(merges) - 1
-        for other, s in links.pop(gone).items():
-            if other == keep:
-                continue
-            links[other].pop(gone)
-            links[other][keep] = links[other].get(keep, 0.0) + s
-            links[keep][other] = links[keep].get(other, 0.0) + s
-        links[keep].pop(gone, None)
-        for other, s in links[keep].items():
-            average = s / (size[keep] * size[other])
-            if average >= threshold:
-                heapq.heappush(heap, (-average, min(keep, other), max(keep, other)))
-    return np.array(merges, dtype=np.float64).reshape(-1, 4)
-
-
-def _cluster_sizes(m: int, merges: np.ndarray) -> np.ndarray:
-    """Nodes in each cluster of the merge tree: 1 for the m nodes, then each row's merged
-    cluster (the tree's fourth column)."""
-    return np.concatenate([np.ones(m), merges[:, 3]])
-
-
-def _lone_links(m: int, merges: np.ndarray, i: np.ndarray, j: np.ndarray, score: np.ndarray,
-                threshold: float, beyond: np.ndarray) -> np.ndarray:
-    """For each row of the merge tree ``merges`` (as ``_merges_dense`` numbers it) that joins a
-    lone node to a group of two or more: how many of the group's members the lone node links
-    with; -1 for other rows. It links with a member it scores at or above ``threshold`` with, or
-    above its best score with any node outside the group (``beyond``: each node's best outside
-    this component): a member no closer to it than the rest of the topic is not evidence of the
-    story. Vectorised over the pairs: the tree's leaves are laid out so that every cluster is
-    one range of positions, and a pair's other node is in the group where its position falls
-    in the group's range."""
-    k = len(merges)
-    left, right = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64)
-    size = _cluster_sizes(m, merges).astype(np.int64)
-    parent = np.full(m + k, -1, dtype=np.int64)
-    parent[left], parent[right] = m + np.arange(k), m + np.arange(k)
-    first = np.zeros(m + k, dtype=np.int64)  # each cluster's first leaf position
-    roots = np.flatnonzero(parent < 0)
-    first[roots] = np.concatenate(([0], np.cumsum(size[roots])[:-1]))
-    for r in range(k - 1, -1, -1):  # top down: a cluster's position is set before its parts'
-        first[left[r]] = first[m + r]
-        first[right[r]] = first[m + r] + size[left[r]]
-    links = np.full(k, -1, dtype=np.int64)
-    lone = (np.minimum(size[left], size[right]) == 1) & (np.maximum(size[left], size[right]) >= 2)
-    rows = np.flatnonzero(lone)
-    if not len(rows):
-        return links
-    node = np.where(size[left[rows]] == 1, left[rows], right[rows])  # the lone node of each row
-    group = np.where(size[left[rows]] == 1, right[rows], left[rows])
-    row_of = np.full(m, -1, dtype=np.int64)  # a node is lone in its first merge only
-    row_of[node] = np.arange(len(rows))
-    src, dst, value = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([score, score])
-    keep = row_of[src] >= 0
-    at, dst, value = row_of[src[keep]], dst[keep], value[keep]
-    start = first[group[at]]
-    inside = (first[dst] >= start) & (first[dst] < start + size[group[at]])
-    outside = beyond[node].astype(float)
-    np.maximum.at(outside, at[~inside], value[~inside])
-    linked = inside & ((value >= threshold) | (value > outside[at]))
-    links[rows] = np.bincount(at[linked], minlength=len(rows))
-    return links
-
-
-def _split_groups(m: int, merges: np.ndarray, split_ratio: float,
-                  lone_links: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
-    """For each of m nodes, the index of its group's first node, the groups being the merge tree
-    ``merges`` (rows: cluster, cluster, average score between them, nodes; row r makes cluster m + r)
-    with some merges undone; how many were undone; and how many lone nodes were set apart.
-
-    A merge is undone when both sides hold two nodes or more and the average score between them
-    is below ``split_ratio`` times the cohesion (average pair score inside) of the looser side:
-    two look-alike events whose reports agree closely within each event and only moderately
-    across, which average linkage joins whenever the moderate scores clear its threshold.
-    Each merge is judged on its own, also under a merge that holds: what joined the two sides
-    after their merge (a lone article, a smaller group) then stays apart from both. On the dev
-    sets' job graphs (2026-11-30, repair at 0.15) that beat keeping everything below a merge that
-    holds together (AllSides B3 0.808 -> 0.805) and giving the joiner the larger side (0.806).
-
-    With ``lone_links`` (``_lone_links``), a lone node's join to a group is undone where it links
-    with half the group's members or fewer (``ReclusterConfig.lone_majority``); the group then
-    goes on up the tree without it."""
-    k = len(merges)
-    left, right, between = merges[:, 0].astype(np.int64), merges[:, 1].astype(np.int64), merges[:, 2]
-    size, inner = _cluster_sizes(m, merges), np.zeros(m + k)  # per cluster: nodes, sum of its pair scores
-    across = between * size[left] * size[right]  # the pair scores a merge adds
-    for r, (x, y) in enumerate(zip(left.tolist(), right.tolist())):
-        inner[m + r] = inner[x] + inner[y] + across[r]
-    cohesion = inner / np.maximum(size * (size - 1) / 2, 1)
-    undone = ((size[left] >= 2) & (size[right] >= 2)
-              & (between < split_ratio * np.minimum(cohesion[left], cohesion[right])))
-    apart = np.zeros(k, dtype=bool) if lone_links is None else (lone_links >= 0) & (2 * lone_links <= size[m:] - 1)
-    larger = np.where(size[left] >= size[right], left, right)
-    group = np.arange(m + k)  # the outermost cluster that holds each cluster
-    for r in range(k - 1, -1, -1):  # a cluster's merge comes after those of its parts
-        if apart[r]:
-            group[larger[r]] = group[m + r]
-        elif not undone[r]:
-            group[left[r]] = group[right[r]] = group[m + r]
-    first = np.full(m + k, m)
-    np.minimum.at(first, group[:m], np.arange(m))
-    return first[group[:m]], int(np.count_nonzero(undone & ~apart)), int(np.count_nonzero(apart))
-
-
-# --------------------------------------------------------------------------------------------
-# 5. Stable ids
+# 5. Stable ids (4, the linkage, is linkage.average_linkage)
 # --------------------------------------------------------------------------------------------
 @dataclass
 class _Plan:
