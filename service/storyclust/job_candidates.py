@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import faiss
 import numpy as np
 
+
 def _blocks(ts: np.ndarray, dated: int, window: float, size: int = 2048) -> Iterator[tuple[int, int, int, int]]:
     """(query start, query end, base start, base end) in node order. Dated queries come in runs
     spanning at most half a window and search the dated nodes within a window of them; undated
