@@ -20,10 +20,13 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from .article import Article, ArticleError, parse_article
 from .config import Settings, get_settings
+
+if TYPE_CHECKING:  # the engine's module loads torch: imported where it runs (_engine)
+    from .engine import Engine
 
 BROKEN_PIPE = 141  # the exit status of a process ended by SIGPIPE, as a shell reports it
 CHUNK = 128  # articles encoded per batch: large enough for efficient batching, small enough to commit often
@@ -37,7 +40,7 @@ CHUNK = 128  # articles encoded per batch: large enough for efficient batching, 
 GIL_SWITCH_INTERVAL = 0.0005
 
 
-def _engine(settings: Settings):
+def _engine(settings: Settings) -> Engine:
     from .engine import Engine  # deferred: loading torch costs seconds; `eval` needs none of it
 
     return Engine(settings)

@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -148,7 +149,7 @@ class Engine:
 
     # --- derived indexes --------------------------------------------------------------------
     @property
-    def vector_path(self):
+    def vector_path(self) -> Path:
         return self.settings.data_dir / "vectors.zip"
 
     def _load_indexes(self, at_start_up: bool = False) -> tuple[VectorIndex, LSHIndex]:
@@ -417,7 +418,7 @@ class Engine:
             return False
         return True
 
-    def _near_duplicate(self, p: Prepared, candidates: list[Candidate]):
+    def _near_duplicate(self, p: Prepared, candidates: list[Candidate]) -> tuple[Candidate, float, float] | None:
         """The stored article this one copies, with (Jaccard, containment), or None.
 
         MinHash flags suspects cheaply; each suspect is then verified on the exact shingle sets,
