@@ -39,12 +39,10 @@ on estimated Jaccard, best threshold per set.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -114,37 +112,26 @@ def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int
     return fold, scorers
 
 
-class FoldEdgeScorer(recluster._EdgeScorer):
+def fold_edge_scorer(fold_of_id: dict[str, int], scorers: dict) -> recluster.EdgeScorerFactory:
     """The job's pair scorer with each pair scored by the fold scorer of its first article, which
-    never saw that article's topic nor the pair. Set ``fold_of_id`` and ``scorers`` first."""
+    never saw that article's topic nor the pair: pass it as ``edge_scorer`` to the job."""
 
-    fold_of_id: dict[str, int]
-    scorers: dict
+    class FoldEdgeScorer(recluster.EdgeScorer):
+        def __init__(self, engine, snap, nodes, config, nearest) -> None:
+            super().__init__(engine, snap, nodes, config, nearest)
+            id_of = dict(engine.store.reader().execute("SELECT rowid, id FROM articles"))
+            self.node_fold = np.array([fold_of_id[id_of[int(r)]] for r in snap.rowid[snap.node_row]])
 
-    def __init__(self, engine, snap, nodes, config, nearest) -> None:
-        super().__init__(engine, snap, nodes, config, nearest)
-        id_of = dict(engine.store.reader().execute("SELECT rowid, id FROM articles"))
-        self.node_fold = np.array([self.fold_of_id[id_of[int(r)]] for r in snap.rowid[snap.node_row]])
+        def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
+            scores = np.zeros(len(a))
+            for k, scorer in scorers.items():
+                mine = self.node_fold[a] == k
+                if mine.any():
+                    self.scorer = scorer
+                    scores[mine] = super().__call__(a[mine], b[mine], cos[mine])
+            return scores
 
-    def __call__(self, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> np.ndarray:
-        scores = np.zeros(len(a))
-        for k, scorer in self.scorers.items():
-            mine = self.node_fold[a] == k
-            if mine.any():
-                self.scorer = scorer
-                scores[mine] = super().__call__(a[mine], b[mine], cos[mine])
-        return scores
-
-
-@contextlib.contextmanager
-def fold_scored_job(fold_of_id: dict[str, int], scorers: dict) -> Iterator[None]:
-    """Inside, the job scores pairs out-of-fold (``FoldEdgeScorer``): a bench-only swap."""
-    FoldEdgeScorer.fold_of_id, FoldEdgeScorer.scorers = fold_of_id, scorers
-    shipped, recluster._EdgeScorer = recluster._EdgeScorer, FoldEdgeScorer
-    try:
-        yield
-    finally:
-        recluster._EdgeScorer = shipped
+    return FoldEdgeScorer
 
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
@@ -180,8 +167,8 @@ def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str
             for i in range(0, len(run_articles), 128):
                 for decision in engine.ingest(run_articles[i:i + 128]):
                     online[decision.id] = decision.cluster_id
-        with fold_scored_job({a.id: k for a, k in zip(articles, fold)}, scorers):
-            report = recluster.repair_articles(engine, [a.id for a in articles])
+        report = recluster.repair_articles(engine, [a.id for a in articles],
+                                           edge_scorer=fold_edge_scorer({a.id: k for a, k in zip(articles, fold)}, scorers))
         repaired = {**online, **{line["id"]: line["cluster_id"] for line in report.lines}}
         seconds = time.perf_counter() - start
         engine.store.close()

@@ -30,7 +30,6 @@ the job than before (the per-article terms that B-cubed averages), and "loses" w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import sys
@@ -44,12 +43,12 @@ from storyclust.article import parse_article  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
 from storyclust.engine import Engine, embed_text  # noqa: E402
 from storyclust.evaluation import score  # noqa: E402
-from storyclust.recluster import run_recluster  # noqa: E402
+from storyclust.recluster import EdgeScorer, run_recluster  # noqa: E402
 from storyclust.scorer import PairScorer  # noqa: E402
 from training.corpus import DEV_SETS, cached_encoder, load_set, prepare_set  # noqa: E402
 from training.train_scorer import fit, pair_table  # noqa: E402
 
-from accuracy import fold_scored_job, fold_scorers  # noqa: E402
+from accuracy import fold_edge_scorer, fold_scorers  # noqa: E402
 
 SETS = ("ecbplus-dev", "allsides-train", "clustmcms-dev")
 BATCH = 64
@@ -144,8 +143,8 @@ def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer |
         engine.scorer = scorer
     before = {row[0]: row[1] for row in engine.store.assignments()}
     started = time.perf_counter()
-    with fold_scored_job(folds.of_id, folds.scorers) if folds is not None else contextlib.nullcontext():
-        report = run_recluster(engine)
+    report = run_recluster(engine, edge_scorer=fold_edge_scorer(folds.of_id, folds.scorers) if folds is not None
+                           else EdgeScorer)
     job_s = time.perf_counter() - started
     after = {line["id"]: line["cluster_id"] for line in report.lines}
     engine.store.close()

@@ -294,7 +294,7 @@ def test_sigkill_inside_the_write_leaves_the_previous_clustering(engine, encoder
         fresh.store.close()
 
 
-def test_articles_ingested_during_the_job_keep_their_decision_and_follow_renames(engine, monkeypatch):
+def test_articles_ingested_during_the_job_keep_their_decision_and_follow_renames(engine):
     """Ingest while the job computes (after its snapshot): a copy of an article of a story
     about to be merged away, and an unrelated article."""
     story, members = split_a_story(engine)
@@ -305,14 +305,13 @@ def test_articles_ingested_during_the_job_keep_their_decision_and_follow_renames
                  "municipal library on Tuesday, adding reading rooms and longer opening hours."}
     decisions = {}
 
-    class IngestFirst(recluster._EdgeScorer):  # runs after the snapshot, before the write
+    class IngestFirst(recluster.EdgeScorer):  # runs after the snapshot, before the write
         def __init__(self, *args, **kwargs):
             for d in engine.ingest([parse_article(copy), parse_article(unrelated)]):
                 decisions[d.id] = d
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(recluster, "_EdgeScorer", IngestFirst)
-    report = run_recluster(engine)
+    report = run_recluster(engine, edge_scorer=IngestFirst)
     after = clusters(engine)
     assert decisions["copy-during-job"].relation in ("exact_duplicate", "near_duplicate")
     assert decisions["copy-during-job"].cluster_id == "s-fragment"

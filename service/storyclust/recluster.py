@@ -42,6 +42,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -402,7 +403,7 @@ def _load_profiles(engine, rowids: np.ndarray, chunk: int = 5000) -> Iterator[di
         yield from (json.loads(found[r]) if r in found else None for r in part.tolist())
 
 
-class _EdgeScorer:
+class EdgeScorer:
     """P(same story) of node pairs: the online scorer's, read again with each pair's neighbour
     margin (``PairScorer.job_score``) where the second stage reads both articles' language (else
     put on its scale, ``PairScorer.plain_job_score``), with
@@ -414,7 +415,7 @@ class _EdgeScorer:
         with engine.lock:  # a consistent copy: ingest updates the counts under this lock
             df, docs, sentence_df = dict(engine.stats.df), engine.stats.docs, engine.stats.sentence_df.copy()
         self.profiles = ProfileTable(_load_profiles(engine, snap.rowid[snap.node_row[nodes]]), df, docs,
-                                  sentence_df=sentence_df)
+                                     sentence_df=sentence_df)
         self.local = np.full(len(snap.ts), -1, dtype=np.int64)
         self.local[nodes] = np.arange(len(nodes))
         self.ts = snap.ts[nodes]
@@ -438,6 +439,11 @@ class _EdgeScorer:
         return scores
 
 
+# What the job makes its pair scorer with: (engine, snapshot, the nodes that can take part in a
+# pair, config, each node's nearest cosine) -> a scorer of node pairs (a, b, their cosines).
+EdgeScorerFactory = Callable[[Any, _Snapshot, np.ndarray, ReclusterConfig, np.ndarray], EdgeScorer]
+
+
 def _comparable(snap: _Snapshot, a: np.ndarray, b: np.ndarray, window: float, multilingual: bool) -> np.ndarray:
     """Pairs the online pass may put in one story: within the time window (when both are
     dated) and, unless the model is multilingual, of one language (when both are known)."""
@@ -451,7 +457,7 @@ def _comparable(snap: _Snapshot, a: np.ndarray, b: np.ndarray, window: float, mu
 
 def _complete_components(snap: _Snapshot, a: np.ndarray, b: np.ndarray, cos: np.ndarray, score: np.ndarray,
                          threshold: float, window: float, multilingual: bool, config: ReclusterConfig,
-                         scorer: _EdgeScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                         scorer: EdgeScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Score every pair inside each component of the strong edges (up to ``complete_limit``
     articles) that the candidate search did not reach, so that average linkage there averages
     over all pairs instead of counting a pair beyond the k nearest neighbours as 0: a story
@@ -695,18 +701,22 @@ def _fix_relations(db: sqlite3.Connection, snap: _Snapshot, plan: _Plan, final: 
 # --------------------------------------------------------------------------------------------
 def run_recluster(engine, since: str | None = None, until: str | None = None,
                   config: ReclusterConfig | None = None,
-                  before_commit: Callable[[], None] | None = None) -> ReclusterReport:
+                  before_commit: Callable[[], None] | None = None,
+                  edge_scorer: EdgeScorerFactory = EdgeScorer) -> ReclusterReport:
     """Re-cluster the stored articles published (or, undated, ingested) in [since, until).
 
     Out-of-scope articles keep their stories, except that a story merged away is renamed for
     all its articles. ``before_commit`` runs inside the write transaction just before it
-    commits (tests use it to fail there)."""
+    commits (tests use it to fail there). ``edge_scorer`` makes the job's pair scorer from the
+    snapshot: :class:`EdgeScorer`, the engine's scorer, unless a caller scores pairs its own way
+    (the accuracy bench, out-of-fold)."""
     since_ts, until_ts = parse_bound(since), parse_bound(until, end=True)
     spans = EVERYTHING if since_ts is None and until_ts is None else [(since_ts, until_ts)]
-    return _run(engine, spans, since, until, config, before_commit)
+    return _run(engine, spans, since, until, config, before_commit, edge_scorer=edge_scorer)
 
 
-def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None = None) -> ReclusterReport | None:
+def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None = None,
+                    edge_scorer: EdgeScorerFactory = EdgeScorer) -> ReclusterReport | None:
     """The job over the stored articles ``ids`` and the stored stories they meet: what
     ``storyclust cluster`` runs at the end of its online pass, and the API once posting pauses
     (:mod:`repair_schedule`), so that their answers get the hindsight the nightly job would give.
@@ -720,7 +730,7 @@ def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None =
     out of reach: the reports of a later run that the online pass had split from it could not
     rejoin it (1,199 AllSides articles posted as 2 / 4 runs: B3 F1 0.816 / 0.777 against 0.873
     in one run, then; now 0.869 / 0.870 against 0.870; ``bench/runs.py``). None when none of
-    ``ids`` is stored."""
+    ``ids`` is stored. ``edge_scorer`` as in :func:`run_recluster`."""
     config = config or ReclusterConfig()
     ids = list(dict.fromkeys(ids))
     times, members = _stories_met(engine, ids, config)
@@ -736,7 +746,7 @@ def repair_articles(engine, ids: Iterable[str], config: ReclusterConfig | None =
         previous = t
     spans.append((start, math.nextafter(previous, math.inf)))
     since, until = (dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in (spans[0][0], spans[-1][1]))
-    return _run(engine, spans, since, until, config, rows=members)
+    return _run(engine, spans, since, until, config, rows=members, edge_scorer=edge_scorer)
 
 
 def _stories_met(engine, ids: list[str], config: ReclusterConfig) -> tuple[list[float], list[int]]:
@@ -771,7 +781,8 @@ def _stories_met(engine, ids: list[str], config: ReclusterConfig) -> tuple[list[
 
 
 def _run(engine, spans: Spans, since: str | None, until: str | None, config: ReclusterConfig | None = None,
-         before_commit: Callable[[], None] | None = None, rows: Sequence[int] | None = None) -> ReclusterReport:
+         before_commit: Callable[[], None] | None = None, rows: Sequence[int] | None = None,
+         edge_scorer: EdgeScorerFactory = EdgeScorer) -> ReclusterReport:
     """The job over the articles of ``spans`` and the stored ``rows``; ``since`` and ``until``
     are the bounds as the caller wrote them, for the report."""
     config = config or ReclusterConfig()
@@ -779,13 +790,13 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
         raise JobRunning("a re-clustering is already running in this process")
     try:
         with _held_rows(engine, rows) as held:
-            return _job(engine, spans, held, since, until, config, before_commit)
+            return _job(engine, spans, held, since, until, config, before_commit, edge_scorer)
     finally:
         _JOB_LOCK.release()
 
 
 def _job(engine, spans: Spans, held_rows: bool, since: str | None, until: str | None, config: ReclusterConfig,
-         before_commit: Callable[[], None] | None) -> ReclusterReport:
+         before_commit: Callable[[], None] | None, edge_scorer: EdgeScorerFactory) -> ReclusterReport:
     """The job's stages (see the module), under the job lock; ``held_rows``: whether
     ``temp.job_rows`` is part of the scope."""
     timings: dict[str, float] = {}
@@ -808,7 +819,7 @@ def _job(engine, spans: Spans, held_rows: bool, since: str | None, until: str | 
                                id_stability(unchanged, unchanged), timings)
     a, b, cos, nearest, graph = _candidate_edges(snap, window, settings.model_multilingual, config)
     lap("candidates")
-    scorer = _EdgeScorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
+    scorer = edge_scorer(engine, snap, np.unique(np.concatenate([a, b])), config, nearest)
     score = scorer(a, b, cos)
     a, b, score, graph["completion_pairs"] = _complete_components(
         snap, a, b, cos, score, engine.recluster_threshold, window, settings.model_multilingual, config, scorer)
