@@ -8,7 +8,8 @@ import pytest
 from conftest import load_dataset
 
 from storyclust.article import parse_article
-from storyclust.dateline import dateline_date
+from storyclust.dateline import dateline_date, is_date_stamp
+from storyclust.profile import build_profile, headline
 
 
 def _day(ts: float | None) -> str | None:
@@ -62,3 +63,24 @@ def test_the_opening_date_forms(text, day):
     assert _day(parse_article({"id": "x", "text": text}).published_ts) == day
     if day is None:
         assert dateline_date(text) is None
+
+
+def test_a_title_that_is_only_a_date_stamp_is_not_read_as_the_headline():
+    """ECB+ gives the first line of a scraped page as the title, for 50 of its reports a date
+    stamp. Read as a headline its figures made a headline-figure conflict with every other
+    report of the event ("12 January 2010 @ 09: 29 pm": 12, 09, 29); the profile reads the next
+    line, the real headline, instead. No headline of the other dev sets is taken for a stamp."""
+    ecb = {r["id"]: r for r in load_dataset("ecbplus-dev")}
+    stamps = [r for r in ecb.values() if is_date_stamp(r.get("title") or "")]
+    assert len(stamps) >= 45
+    for article_id in ("3_11ecbplus", "5_5ecbplus", "1_2ecbplus", "27_10ecbplus", "20_10ecbplus"):
+        assert is_date_stamp(ecb[article_id]["title"]), ecb[article_id]["title"]
+    row = ecb["3_11ecbplus"]
+    assert headline(row["title"], row["text"]) == "FALLOUT CONTINUES AFTER BRAZEN ESCAPE"
+    profile = build_profile(row["title"], row["text"], "en")
+    assert profile.headline_numbers == frozenset() and "escape" in profile.title_terms
+    for name in ("allsides-train", "clustmcms-dev", "newswcl50"):
+        titles = [r["title"] for r in load_dataset(name) if r.get("title")]
+        assert len(titles) > 40 and not [t for t in titles if is_date_stamp(t)], name
+    assert not is_date_stamp("May Day rally draws 5,000") and not is_date_stamp("Iran and Iraq sign 5 deals")
+    assert headline("Iran and Iraq sign 5 deals", "Iran and Iraq sign 5 deals\nBaghdad -") == "Iran and Iraq sign 5 deals"

@@ -57,8 +57,13 @@ NEIGHBOURS = 20
 # online pass on three sets (0.869 / 0.760 / 0.930; NewsWCL50 0.967 against 0.918). Fitted to
 # convergence with the signs bound (signed_logistic, 2026-11-30; scikit-learn's default tolerance
 # had stopped short, weights up to 0.03 away): 001-002 0.482, 002-003 0.665, and the seeds right
-# in all 120 posting orders online (110 before; bench/seeds_background.py --orders).
-THRESHOLD = 0.5
+# in all 120 posting orders online (110 before; bench/seeds_background.py --orders). With a title
+# that is only a date stamp read as no headline (profile.headline, 2026-11-30, stop 31), the
+# refit's headline-figure conflict weighs more (-0.29 -> -0.38) and in 6 of the 120 orders 002,
+# posted after 000, 003 and 004, scored 0.4997 with 003's story: right in 114 at 0.5, in 120 at
+# 0.48 and 0.49, 110 at 0.47, 104 at 0.55. 0.49 keeps every order (file order: 001-002 0.466,
+# 002-003 0.647).
+THRESHOLD = 0.49
 # The nightly job's average-linkage threshold on its second-stage scores (see
 # PairScorer.recluster_threshold and job_score). B3 F1 of `cluster` (online pass at 0.5, then
 # the repair), ECB+ / AllSides / Clust-McMs en / NewsWCL50 held out (2026-11-29), out-of-fold

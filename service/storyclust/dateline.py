@@ -20,6 +20,7 @@ should send ``published_at``, which always wins.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 
@@ -36,6 +37,24 @@ _FORMS = (
      ("%d %B %Y", "%d %b %Y")),
     (re.compile(r"\s*(\d{4})\s*\u5e74\s*(\d{1,2})\s*\u6708\s*(\d{1,2})\s*[\u65e5\u53f7]"), ("%Y %m %d",)),
 )
+
+
+# Words a date or time stamp is made of, besides its figures: English month and day names (the C
+# locale's, full and abbreviated), time zones, and the labels a page puts before a stamp.
+_STAMP_WORDS = frozenset(
+    [name.lower() for name in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr) if name]
+    + ["sept", "am", "pm", "gmt", "utc", "z", "et", "est", "edt", "ct", "cst", "cdt", "mt", "mst", "mdt", "pt", "pst",
+       "pdt", "bst", "cet", "cest", "ist", "jst", "hrs", "st", "nd", "rd", "th", "at", "on", "date", "dated", "published",
+       "posted", "updated", "last"])
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def is_date_stamp(line: str) -> bool:
+    """Whether a line is only a date or a time ("Tuesday, May 24, 2005", "12 January 2010 @ 09:29
+    pm", "Updated Saturday, December 05, 2009 8:28 PM"): it holds a figure, and every word is a
+    month, a weekday, a time zone or a stamp's label. A page scraped whole often gives its stamp
+    as the first line, where a headline would be."""
+    return any(c.isdigit() for c in line) and all(w in _STAMP_WORDS for w in _WORD.findall(line.lower()))
 
 
 def dateline_date(text: str) -> dt.datetime | None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import regex
 
+from .dateline import is_date_stamp
 from .normalize import clean, clean_uncached
 
 # Words written capitalised that name no one: sentence starters, titles, weekdays, months.
@@ -43,6 +44,9 @@ _STOP = _CAPITALISED_NOISE | frozenset(
 _TOKEN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]|[\p{L}\p{M}][\p{L}\p{M}\p{N}'’.-]*[\p{L}\p{M}\p{N}]|[\p{L}\p{M}]|\p{N}[\p{N}.,:]*")
 _NUMBER = regex.compile(r"^\p{N}[\p{N}.,:]*$")
 _PROFILE_WORDS = 600  # words of the body read for the profile: the lead carries the event
+# The longest body line read as the headline where the title is only a date stamp (headline): a
+# headline or a one-sentence lead, not a paragraph.
+HEADLINE_WORDS = 30
 
 
 _YEAR = regex.compile(r"^(19|20)\d\d$")
@@ -353,11 +357,26 @@ def _role(token: str) -> tuple[str, str | None] | None:
 _ROLES = _Memo(_role)
 
 
+def headline(title: str | None, text: str) -> str:
+    """The headline a profile reads: the title, unless it is only a date stamp (a scraped page's
+    first line, :func:`dateline.is_date_stamp`), whose figures would read as the headline's
+    figures and its month and day as the headline's words. Then it is the body's first line that
+    is not a stamp, where that line is short enough to be a headline (``HEADLINE_WORDS``), else
+    there is none."""
+    if not title or not is_date_stamp(title):
+        return title or ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not is_date_stamp(line):
+            return line if len(line.split()) <= HEADLINE_WORDS else ""
+    return ""
+
+
 def build_profile(title: str | None, text: str, language: str | None = None) -> Profile:
     """The profile of an article in ``language``: its weekdays are read in ``WEEKDAY_LANGUAGES``
     only, and unknown (None) in another language or where the language is not known."""
     body = _tokens(text, _PROFILE_WORDS)
-    head = _tokens(title or "")
+    head = _tokens(headline(title, text))
     tokens = head + body
     distinct = set(tokens)  # everything below is a set: each distinct token is read once
     lower_seen = {t for t in distinct if t[:1].islower()}
