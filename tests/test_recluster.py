@@ -475,11 +475,13 @@ def test_job_refuses_a_stale_snapshot(engine, monkeypatch):
 def test_look_alike_events_joined_by_a_permissive_threshold_are_split(tmp_path, encoder):
     """ECB+ topics 29 and 12: the Colts clinching a playoff berth in two seasons (beating the
     Jaguars 31-24, and the Chiefs 20-13), and the Indian navy's pirate captures of 2008 and 2011.
-    At a job threshold of 0.15 (set here, whatever the artifact ships), plain average linkage
-    puts both Colts seasons in one story; undoing merges of groups much tighter inside than across keeps every event apart,
-    without cutting any event more than plain linkage does."""
+    At a job threshold of 0.1 (set here, whatever the artifact ships), plain average linkage
+    puts both Colts seasons in one story; undoing merges of groups much tighter inside than across
+    keeps every event apart, without cutting any event more than plain linkage does. (Under the
+    scorer fitted since date-stamp titles are read as no headline, plain linkage keeps them apart
+    at the shipped 0.15 already; at 0.1 it still merges them.)"""
     rows = [r for r in load_dataset("ecbplus-dev") if r["event_id"].split("_")[0] in ("12", "29")]
-    engine = Engine(Settings(data_dir=tmp_path / "data", recluster_threshold=0.15), encoder=encoder)
+    engine = Engine(Settings(data_dir=tmp_path / "data", recluster_threshold=0.1), encoder=encoder)
     engine.ingest([parse_article(r) for r in rows])
 
     undone = []
