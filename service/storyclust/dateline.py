@@ -41,8 +41,9 @@ _FORMS = (
 
 # Words a date or time stamp is made of, besides its figures: English month and day names (the C
 # locale's, full and abbreviated), time zones, and the labels a page puts before a stamp.
+_CALENDAR_NAMES = (*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr)
 _STAMP_WORDS = frozenset(
-    [name.lower() for name in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr) if name]
+    [name.lower() for name in _CALENDAR_NAMES if name]
     + ["sept", "am", "pm", "gmt", "utc", "z", "et", "est", "edt", "ct", "cst", "cdt", "mt", "mst", "mdt", "pt", "pst",
        "pdt", "bst", "cet", "cest", "ist", "jst", "hrs", "st", "nd", "rd", "th", "at", "on", "date", "dated", "published",
        "posted", "updated", "last"])
