@@ -26,15 +26,20 @@ def load_seed_file(path: Path) -> dict:
     return {"id": path.stem, "text": text.strip(), "published_at": published_at}
 
 
+def _seed_files(directory: Path) -> list[Path]:
+    """The seed files, in file-name order (the order the demo posts them)."""
+    return sorted(Path(directory).glob("*.txt"))
+
+
 def load_seeds(directory: Path = SEEDS_DIR) -> list[dict]:
     """Seed articles as CONTRACT article dicts, in file-name order."""
-    return [load_seed_file(p) for p in sorted(Path(directory).glob("*.txt"))]
+    return [load_seed_file(p) for p in _seed_files(directory)]
 
 
 def load_raw_seeds(directory: Path = SEEDS_DIR) -> list[dict]:
     """Seed articles as a caller that does not know their format would post them: each file's
     text as it is, date marker and all, without a published_at."""
-    return [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in sorted(Path(directory).glob("*.txt"))]
+    return [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in _seed_files(directory)]
 
 
 def load_gold(directory: Path = SEEDS_DIR) -> dict[str, str]:
