@@ -43,6 +43,7 @@ def test_every_dev_article_is_valid_and_event_id_is_ignored():
         ({"published_at": 20240105}, "published_at", "valid string"),
         ({"lang": "english"}, "lang", "ISO 639-1"),
         ({"lang": "e1"}, "lang", "ISO 639-1"),
+        ({"lang": "zz"}, "lang", "names no language"),
     ],
 )
 def test_bad_field_is_named(row, change, field, message):

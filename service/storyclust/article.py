@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .dateline import dateline_date
-from .language import canonical_language
+from .language import canonical_language, is_language_code
 from .normalize import clean, clean_uncached
 
 
@@ -103,6 +103,9 @@ class Article(BaseModel):
         code = value.strip().lower().replace("_", "-").split("-")[0]
         if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
             raise ValueError("must be an ISO 639-1 code such as 'en'")
+        if not is_language_code(code):  # well formed, but a typo or a placeholder ("zz", "xx")
+            raise ValueError(f"'{value.strip()}' names no language; use an ISO 639-1 code "
+                             "such as 'en', or leave it out to have it detected")
         return canonical_language(code)
 
     def fingerprint(self) -> str:

@@ -27,6 +27,13 @@ SAMPLE_CHARS = 400  # the lead: enough for a stable answer, and the cost stays f
 _NO_LANGUAGE = "zxx"  # py3langid's answer for text without linguistic content
 
 
+def is_language_code(code: str) -> bool:
+    """Whether the IANA registry knows ``code`` (2-3 letters) as a language, deprecated and
+    ISO 639-2/3 codes included: a code it does not know ("zz") would keep an article away from
+    every report in its real language."""
+    return langcodes.tag_is_valid(code.lower())
+
+
 @lru_cache(maxsize=1024)
 def canonical_language(code: str) -> str | None:
     """The one code of a language however a feed names it, so that articles of one language
