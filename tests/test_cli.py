@@ -168,7 +168,7 @@ def test_cluster_output_malformed_lines_and_idempotent_rerun(tmp_path):
     malformed(json.dumps({"id": "wrong-type", "text": ["a", "list"]}).encode(), "text: Input should be a valid string")
     malformed(json.dumps({**rows[3], "id": "bad-date", "published_at": "2019-02-30"}).encode(), "published_at:")
     malformed(b'{"id": "latin-1", "text": "caf\xe9 au lait"}', "not valid UTF-8")
-    malformed(json.dumps([rows[3]]).encode(), "expected a JSON object, got list")
+    malformed(json.dumps([rows[3]]).encode(), "expected a JSON object, got an array")
     lines.append(b"   ")  # blank lines are not articles
     for row in rows[3:]:
         good(row)

@@ -155,10 +155,15 @@ def describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+               type(None): "null"}  # a line's JSON value, named as the caller wrote it
+
+
 def parse_article(data: Any, max_text_bytes: int | None = None) -> Article:
     """Validate one decoded JSON value as an article, or raise :class:`ArticleError`."""
     if not isinstance(data, dict):
-        raise ArticleError(f"article: expected a JSON object, got {type(data).__name__}")
+        named = _JSON_TYPES.get(type(data), type(data).__name__)
+        raise ArticleError(f"article: expected a JSON object, got {named}")
     try:
         article = Article.model_validate(data)
     except ValidationError as error:
