@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .dateline import dateline_date
-from .language import canonical_language, is_language_code
+from .language import canonical_language
 from .normalize import clean, clean_uncached
 
 
@@ -56,7 +56,7 @@ class Article(BaseModel):
                                      json_schema_extra=iso_date_schema)
     lang: str | None = Field(None, description="ISO 639-1 code; detected when absent. A BCP 47 tag "
                              "('en-US') or an ISO 639-2/3 code ('eng', 'ger', 'cmn') is read as its language's "
-                             "ISO 639-1 code; 'und' as absent.",
+                             "ISO 639-1 code; 'und', and a code that names no language ('zz'), as absent.",
                              json_schema_extra=string_schema(pattern=r"^\s*([A-Za-z]{2,3}([-_][^\s\u0000]*)?)?\s*$"))
     source: str | None = Field(None, description="Outlet or agency name.", json_schema_extra=string_schema(pattern=_NO_NUL))
     url: str | None = Field(None, json_schema_extra=string_schema(pattern=_NO_NUL))
@@ -103,9 +103,6 @@ class Article(BaseModel):
         code = value.strip().lower().replace("_", "-").split("-")[0]
         if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
             raise ValueError("must be an ISO 639-1 code such as 'en'")
-        if not is_language_code(code):  # well formed, but a typo or a placeholder ("zz", "xx")
-            raise ValueError(f"'{value.strip()}' names no language; use an ISO 639-1 code "
-                             "such as 'en', or leave it out to have it detected")
         return canonical_language(code)
 
     def fingerprint(self) -> str:

@@ -27,20 +27,17 @@ SAMPLE_CHARS = 400  # the lead: enough for a stable answer, and the cost stays f
 _NO_LANGUAGE = "zxx"  # py3langid's answer for text without linguistic content
 
 
-def is_language_code(code: str) -> bool:
-    """Whether the IANA registry knows ``code`` (2-3 letters) as a language, deprecated and
-    ISO 639-2/3 codes included: a code it does not know ("zz") would keep an article away from
-    every report in its real language."""
-    return langcodes.tag_is_valid(code.lower())
-
-
 @lru_cache(maxsize=1024)
 def canonical_language(code: str) -> str | None:
     """The one code of a language however a feed names it, so that articles of one language
     meet: ISO 639-2 and 639-3 codes and deprecated ones become the ISO 639-1 code where there
     is one ("eng" and "EN" -> "en", "ger" -> "de", "iw" -> "he", "in" -> "id"), an individual
     language its macrolanguage ("cmn" -> "zh", "zsm" -> "ms"), as the IANA registry says
-    (langcodes). None for "und", "mul" and "zxx" (no language named). ``code``: 2-3 letters."""
+    (langcodes). None for "und", "mul" and "zxx" (no language named) and for a code the registry
+    does not know ("zz", "xx": a placeholder or a typo), so that the article's language is
+    detected instead of being one no other report has. ``code``: 2-3 letters."""
+    if not langcodes.tag_is_valid(code.lower()):
+        return None
     language = langcodes.Language.get(langcodes.standardize_tag(code.lower(), macro=True)).language
     return None if language in (None, "und", "mul", _NO_LANGUAGE) else language
 
