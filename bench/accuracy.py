@@ -3,7 +3,7 @@ MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
-                                       [--footer-share 0.3] [--pool-topics 307 --pools 5] [--errors N]
+                                       [--footer-share 0.3] [--no-untitled] [--pool-topics 307 --pools 5] [--errors N]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -25,6 +25,9 @@ One-year rows: every article ends with "(c) 2024", as agency boilerplate
 or a mention of the current year does in a real feed; they show how much a shared year counts.
 Footer rows: 30% of the articles (by a hash of the id) end with the Associated Press footer, as
 wire copies in a real feed do; they show whether boilerplate makes copies or stories.
+Untitled rows: every title taken away (a feed of bodies only, as scraped pages or SemEval's
+texts come); the scorer was fitted on titled articles, so they show what the headline features
+are worth and whether their absence reads as evidence against.
 Pool rows (``--pool-topics K``): a set the size of a test split, as an unseen set of the same
 kind would come: K of the set's topics drawn at random (``--pools`` draws, seeded), ingested
 alone and repaired, decided by a scorer trained on the other dev sets and the rest of this one's
@@ -93,11 +96,11 @@ FOOTER = ("Copyright 2024 The Associated Press. All rights reserved. This materi
 
 def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder,
                    date: str | None = None, year: str | None = None,
-                   footer_share: float = 0.0, error_limit: int = 0) -> tuple[dict, dict, float]:
+                   footer_share: float = 0.0, error_limit: int = 0, untitled: bool = False) -> tuple[dict, dict, float]:
     """One online pass over the whole set then its repair, each article decided (and each pair
     of the repair scored) by the scorer of its fold: see ``one_pass``."""
     fold, scorers = fold_scorers(name, sets, tables, folds)
-    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share, error_limit)
+    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share, error_limit, untitled)
 
 
 def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int) -> tuple[list[int], dict]:
@@ -135,18 +138,21 @@ def fold_edge_scorer(fold_of_id: dict[str, int], scorers: dict) -> recluster.Edg
 
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
-             year: str | None = None, footer_share: float = 0.0, error_limit: int = 0) -> tuple[dict, dict, float]:
+             year: str | None = None, footer_share: float = 0.0, error_limit: int = 0,
+             untitled: bool = False) -> tuple[dict, dict, float]:
     """What `storyclust cluster` answers for ``docs`` in order: one online pass, each article
     decided by ``scorers[fold[i]]``, then the repair over the run's articles
     (``recluster.repair_articles``) with each pair scored by its first article's fold scorer.
     Scores of the repaired answers and of the online ones (what the API answered), and the
     seconds of both steps. With ``date``, every article is dated that day; with ``year``,
     every text ends with "(c) year"; with ``footer_share``, that share of the texts (by a hash
-    of the id) end with ``FOOTER``. With ``error_limit``, the repaired scores hold the worst
+    of the id) end with ``FOOTER``; with ``untitled``, no article has a title. With ``error_limit``, the repaired scores hold the worst
     wrong merges and splits under "errors" (``evaluation.errors``)."""
     articles = [d.article for d in docs]
     if date:
         articles = [a.model_copy(update={"published_at": date}) for a in articles]
+    if untitled:
+        articles = [a.model_copy(update={"title": None}) for a in articles]
     if year:
         articles = [a.model_copy(update={"text": f"{a.text}\n(c) {year}"}) for a in articles]
     if footer_share:
@@ -221,6 +227,8 @@ def main() -> None:
     parser.add_argument("--one-year", default="2024", help="the year of the one-year rows ('' to skip them)")
     parser.add_argument("--footer-share", type=float, default=0.3,
                         help="share of the articles ending with an agency footer in the footer rows (0 to skip them)")
+    parser.add_argument("--untitled", action=argparse.BooleanOptionalAction, default=True,
+                        help="the untitled rows: every title taken away, as in a feed of bodies only")
     parser.add_argument("--pool-topics", type=int, default=0,
                         help="topics per pool in the pool rows (0 to skip them; AllSides' test split: 307)")
     parser.add_argument("--pools", type=int, default=5, help="pools drawn for the pool rows")
@@ -264,6 +272,9 @@ def main() -> None:
             m, _, _ = run(footer_share=args.footer_share)
             print(row(f"{label}, {args.footer_share:.0%} ending with an AP footer", m,
                       "robustness: boilerplate on part of the feed"), flush=True)
+        if args.untitled:
+            m, online, _ = run(untitled=True)
+            print(row(f"{label}, no titles", m, f"robustness: bodies only (online only {online['b3_f1']:.3f})"), flush=True)
         if args.pool_topics and not held_out:
             pools = pooled(name, sets, tables, args.pool_topics, args.pools, encoder)
             mean = {k: float(np.mean([p[k] for p in pools])) for k in ("b3_precision", "b3_recall", "b3_f1", "pair_f1", "ari")}
