@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 
 from conftest import accepted, load_dataset
+from fastapi.testclient import TestClient
+
+from storyclust.api.app import create_app
+from storyclust.config import Settings
 
 from storyclust import recluster
 from storyclust.evaluation import score
 from storyclust.seeds import load_gold, load_seeds
+from storyclust.store import REPAIRED_UPTO, STORE_FILE
 
 
 def _shuffled_allsides(count: int) -> list[dict]:
@@ -42,6 +48,51 @@ def test_stories_split_online_are_repaired_after_posting_pauses(make_client):
     assert _b3(rows, gold, now) > _b3(rows, gold, answered) + 0.03
     assert schedule.last_summary["counts"]["merges"] > 0
     assert 'storyclust_story_repairs_total{result="done"} 1.0' in client.get("/metrics").text
+
+
+def test_what_awaited_a_repair_is_repaired_after_a_restart(tmp_path, encoder):
+    """The waiting ids live in memory; the store keeps how far the repairs have got. 158
+    AllSides articles posted with no pause long enough for a repair, then the service stopped
+    (as a deploy or a kill would): the next start repairs them once its first pause is over,
+    and a start after that owes nothing."""
+    rows = _shuffled_allsides(160)
+    gold = {r["id"]: r["event_id"] for r in load_dataset("allsides-train", limit=160)}
+    settings = Settings(data_dir=tmp_path / "data", fsync=False, api_key=None, read_api_key=None,
+                        repair_idle_seconds=3600)
+
+    def start(idle_seconds: float) -> TestClient:
+        return TestClient(create_app(settings.model_copy(update={"repair_idle_seconds": idle_seconds}),
+                                     encoder=encoder))
+
+    with start(3600) as client:
+        answered = {r["id"]: client.post("/articles", json=r).json()["cluster_id"] for r in rows}
+        assert client.app.state.repair_schedule.repairs == 0
+    with start(0.5) as client:
+        schedule = client.app.state.repair_schedule
+        assert schedule.wait_idle(timeout=120) and schedule.repairs == 1
+        assert schedule.last_summary["counts"]["articles"] >= len(rows)
+        now = {r["id"]: client.get(f"/articles/{r['id']}").json()["cluster_id"] for r in rows}
+    assert sum(now[i] != answered[i] for i in now) >= 10
+    assert _b3(rows, gold, now) > _b3(rows, gold, answered) + 0.03
+    with start(0.1) as client:
+        time.sleep(0.5)
+        assert client.app.state.repair_schedule.wait_idle(timeout=5)
+        assert client.app.state.repair_schedule.repairs == 0  # nothing owed
+
+
+def test_a_store_from_before_the_repair_mark_owes_no_repair(tmp_path, encoder):
+    """A store written by a version without the mark: its articles are the nightly job's, and
+    the first start records the mark instead of repairing the whole store at once."""
+    settings = Settings(data_dir=tmp_path / "data", fsync=False, api_key=None, read_api_key=None,
+                        repair_idle_seconds=3600)
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        assert client.post("/articles", json={"articles": load_seeds()}).status_code == 200
+    with sqlite3.connect(tmp_path / "data" / STORE_FILE) as db:
+        db.execute("DELETE FROM meta WHERE key=?", (REPAIRED_UPTO,))
+    with TestClient(create_app(settings.model_copy(update={"repair_idle_seconds": 0.1}), encoder=encoder)) as client:
+        time.sleep(0.5)
+        assert client.app.state.repair_schedule.repairs == 0
+        assert client.app.state.engine.store.get_meta(REPAIRED_UPTO) == str(len(load_seeds()))
 
 
 def test_a_repair_waits_for_the_admin_job_and_the_admin_job_for_it(make_client):

@@ -132,8 +132,9 @@ class Engine:
         self.recluster_threshold = (settings.recluster_threshold if settings.recluster_threshold is not None
                                     else self.scorer.recluster_threshold)
         self.lock = threading.RLock()  # the single writer
-        # Called after each committed ingest with the ids it stored (the API's RepairSchedule).
-        self.on_stored: list[Callable[[list[str]], None]] = []
+        # Called after each committed ingest, still under the write lock (so in commit order), with
+        # the ids it stored and the highest row id among them (the API's RepairSchedule).
+        self.on_stored: list[Callable[[list[str], int], None]] = []
         # Recently stored or compared articles as candidates, by row id: a candidate found here
         # needs only its current story from the store, not its signature and profile JSON.
         self._known: _LRU = _LRU(settings.profile_cache)
@@ -288,10 +289,10 @@ class Engine:
                 raise
             if self._uncounted >= self.settings.term_df_checkpoint:
                 self.checkpoint_terms()
-        if added and not dry_run:
-            stored = [d.id for d in decisions if d.stored]
-            for listener in self.on_stored:
-                listener(stored)
+            if added and not dry_run:
+                stored = [d.id for d in decisions if d.stored]
+                for listener in self.on_stored:
+                    listener(stored, max(rowid for rowid, _ in added))
         return decisions
 
     def _undo(self, added: list[tuple[int, Prepared]], removed: list) -> None:

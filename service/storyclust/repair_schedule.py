@@ -18,8 +18,17 @@ Parameters and their trade-offs:
   costs a vector search per article and the job over the stories met). 0 turns the schedule
   off (the nightly job alone repairs).
 - ``limit``: articles waiting that start a repair without a pause. Lower: fresher stories under
-  continuous load, more runs competing with the posts for the CPU. The waiting ids are kept in
-  memory; a restart forgets them, and the nightly job covers them.
+  continuous load, more runs competing with the posts for the CPU.
+
+The waiting ids are kept in memory, and the store keeps how far the repairs have got
+(``store.REPAIRED_UPTO``: every article stored up to that row has been through one), so that a
+restart, also after a kill, repairs what was posted since then once its first pause is over,
+instead of leaving those stories split until the nightly job. Row ids only grow and the engine
+reports each commit under its write lock, so the articles noted here arrive in row order. A
+store that has no mark yet (new, or made by an earlier version) owes nothing: what it holds
+is the nightly job's. Articles that `storyclust cluster` stored in the same data directory
+count as posted since the mark too: the next start repairs them once more (a run has repaired
+its own, so that pass mostly confirms them; an `--online` run's are repaired only then).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .recluster import JobRunning, StaleSnapshot, repair_articles
+from .store import REPAIRED_UPTO
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -56,12 +66,37 @@ class RepairSchedule:
         self._wake = threading.Condition()
         self._idle = threading.Event()  # set while nothing waits and no repair runs
         self._idle.set()
+        self._noted_upto = self._resume()  # the highest row id noted so far
         self._thread = threading.Thread(target=self._run, name="story-repair", daemon=True)
         self._thread.start()
 
-    def stored(self, ids: Iterable[str]) -> None:
-        """Note articles just stored (called after their commit)."""
+    def _resume(self) -> int:
+        """Queue the articles stored after the store's repair mark (a restart's debt); the
+        highest row id stored."""
+        store = self.engine.store
+        upto = store.max_rowid()
+        mark = store.get_meta(REPAIRED_UPTO)
+        if mark is None:
+            self._mark(upto)
+            return upto
+        owed = store.ids_after(int(mark))
+        if owed:
+            log.info("repairing the stories of %d articles stored since the last repair", len(owed))
+            self._waiting = dict.fromkeys(owed)
+            self._last_stored = time.monotonic()
+            self._idle.clear()
+        return upto
+
+    def _mark(self, upto: int) -> None:
+        """Record that every article up to row ``upto`` has been through a repair."""
+        with self.engine.lock:  # the writer's connection: no ingest transaction is open meanwhile
+            self.engine.store.set_meta(REPAIRED_UPTO, str(upto))
+
+    def stored(self, ids: Iterable[str], upto: int) -> None:
+        """Note articles just stored, the highest row id among them ``upto`` (called after their
+        commit, in commit order)."""
         with self._wake:
+            self._noted_upto = max(self._noted_upto, upto)
             self._waiting.update(dict.fromkeys(ids))
             if self._waiting:
                 self._idle.clear()
@@ -73,8 +108,8 @@ class RepairSchedule:
         return self._idle.wait(timeout)
 
     def close(self) -> None:
-        """Stop the thread after the repair that may be running; what still waits is left to
-        the nightly job."""
+        """Stop the thread after the repair that may be running; what still waits is repaired
+        after the next start (the store's mark), or by the nightly job."""
         with self._wake:
             self._closed = True
             self._wake.notify()
@@ -95,10 +130,11 @@ class RepairSchedule:
                     self._wake.wait(wait)
                 if self._closed:
                     return
-                ids, self._waiting = list(self._waiting), {}
-            self._repair(ids)
+                ids, upto, self._waiting = list(self._waiting), self._noted_upto, {}
+            self._repair(ids, upto)
 
-    def _repair(self, ids: list[str]) -> None:
+    def _repair(self, ids: list[str], upto: int) -> None:
+        """Repair the stories of ``ids``: every article noted up to row ``upto``."""
         try:
             report = repair_articles(self.engine, ids)
         except (JobRunning, StaleSnapshot) as error:  # another job ran meanwhile: try again after it
@@ -116,6 +152,10 @@ class RepairSchedule:
                 self.repairs += 1
                 self.last_summary = report.summary()
                 self.on_result("done")
+        try:
+            self._mark(upto)
+        except Exception:  # noqa: BLE001 - a restart repairs these again: harmless
+            log.exception("could not record the repair mark")
         with self._wake:
             if not self._waiting:
                 self._idle.set()

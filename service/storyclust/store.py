@@ -38,6 +38,7 @@ SCHEMA_VERSION = 1
 TERM_DF_UPTO = "term_df_upto"  # meta key: term_df counts the articles with rowid <= this
 STORE_FILE = "storyclust.sqlite3"  # in the data directory
 TERM_DF_KEYS = "term_df_keys"  # meta key: the profile.COUNTED_TERMS_VERSION term_df was counted in
+REPAIRED_UPTO = "repaired_upto"  # meta key: the API's repairs have had every article with rowid <= this
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +386,10 @@ class Store:
             sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(len(rows), num_perm)
             yield ids, vectors, sigs, [r[3] for r in rows]
             last = int(ids[-1])
+
+    def ids_after(self, rowid: int) -> list[str]:
+        """Ids of the articles stored after ``rowid`` (row ids only grow), in the order stored."""
+        return [i for (i,) in self.reader().execute("SELECT id FROM articles WHERE rowid>? ORDER BY rowid", (rowid,))]
 
     def rowids(self) -> np.ndarray:
         return np.array([r[0] for r in self.reader().execute("SELECT rowid FROM articles")], dtype=np.int64)
