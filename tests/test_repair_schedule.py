@@ -9,11 +9,13 @@ import time
 from conftest import accepted, load_dataset
 from fastapi.testclient import TestClient
 
-from storyclust.api.app import create_app
-from storyclust.config import Settings
-
 from storyclust import recluster
+from storyclust.api.app import create_app
+from storyclust.article import parse_article
+from storyclust.config import Settings
+from storyclust.engine import Engine
 from storyclust.evaluation import score
+from storyclust.repair_schedule import RESUME_LIMIT
 from storyclust.seeds import load_gold, load_seeds
 from storyclust.store import REPAIRED_UPTO, STORE_FILE
 
@@ -93,6 +95,23 @@ def test_a_store_from_before_the_repair_mark_owes_no_repair(tmp_path, encoder):
         time.sleep(0.5)
         assert client.app.state.repair_schedule.repairs == 0
         assert client.app.state.engine.store.get_meta(REPAIRED_UPTO) == str(len(load_seeds()))
+
+
+def test_a_bulk_import_since_the_last_repair_is_left_to_the_nightly_job(tmp_path, encoder):
+    """Articles a bulk run stored beside the API (more than RESUME_LIMIT times the limit) are
+    not repaired in one run at start-up."""
+    settings = Settings(data_dir=tmp_path / "data", fsync=False, api_key=None, read_api_key=None,
+                        repair_idle_seconds=0.1, repair_limit=1)
+    with TestClient(create_app(settings, encoder=encoder)):
+        pass  # the mark: nothing stored yet
+    engine = Engine(settings, encoder=encoder)  # as `storyclust cluster` stores a file
+    rows = _shuffled_allsides(RESUME_LIMIT * settings.repair_limit + 2)
+    engine.ingest([parse_article(r) for r in rows])
+    engine.store.close()
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        time.sleep(0.5)
+        assert client.app.state.repair_schedule.repairs == 0
+        assert client.app.state.engine.store.get_meta(REPAIRED_UPTO) == str(len(rows))
 
 
 def test_a_repair_waits_for_the_admin_job_and_the_admin_job_for_it(make_client):

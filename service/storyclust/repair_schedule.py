@@ -28,7 +28,10 @@ reports each commit under its write lock, so the articles noted here arrive in r
 store that has no mark yet (new, or made by an earlier version) owes nothing: what it holds
 is the nightly job's. Articles that `storyclust cluster` stored in the same data directory
 count as posted since the mark too: the next start repairs them once more (a run has repaired
-its own, so that pass mostly confirms them; an `--online` run's are repaired only then).
+its own, so that pass mostly confirms them; an `--online` run's are repaired only then). A debt
+of more than ``RESUME_LIMIT`` times ``limit`` articles (a bulk import by `cluster`, not posts:
+those start a repair at ``limit``) is left to the nightly job rather than repaired in one run
+at start-up.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger(__name__)
+
+RESUME_LIMIT = 10  # times ``limit``: the most articles a start-up repairs (see the module)
 
 
 class RepairSchedule:
@@ -80,7 +85,10 @@ class RepairSchedule:
             self._mark(upto)
             return upto
         owed = store.ids_after(int(mark))
-        if owed:
+        if len(owed) > RESUME_LIMIT * self.limit:
+            log.warning("%d articles stored since the last repair: left to the nightly job", len(owed))
+            self._mark(upto)
+        elif owed:
             log.info("repairing the stories of %d articles stored since the last repair", len(owed))
             self._waiting = dict.fromkeys(owed)
             self._last_stored = time.monotonic()
