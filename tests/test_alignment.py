@@ -3,16 +3,18 @@ written out pair by pair, and it separates same-event pairs from same-topic pair
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
 import pytest
 from conftest import load_dataset
 
-from storyclust import batch_features
+from storyclust import batch_features, term_stats
 from storyclust.alignment import sentence_alignment
 from storyclust.profile import Profile, build_profile, sentence_buckets
-from storyclust.term_stats import BOILERPLATE_SHARE, TermStats, common_limit
+from storyclust.term_stats import (BOILERPLATE_SENTENCE_MAX_DOCS, BOILERPLATE_SENTENCE_SHARE, BOILERPLATE_SHARE,
+                                   TermStats, common_limit)
 
 ROWS = [r for r in load_dataset("ecbplus-dev", limit=300) if r.get("text")]
 
@@ -132,3 +134,27 @@ def test_a_sentence_in_a_tenth_of_the_feed_aligns_nothing(corpus):
                                 sentence_df=footed_stats.sentence_df)
     job = table.alignment(np.full(len(others), mine), np.array(others))
     np.testing.assert_allclose(job, with_footer, atol=1e-12)
+
+
+def test_a_site_chrome_sentence_in_over_a_hundred_articles_aligns_nothing(monkeypatch):
+    """One outlet's chrome (a paywall notice) on its share of a store of many outlets stays under
+    a twentieth however many of its pages are stored: past ``BOILERPLATE_SENTENCE_MAX_DOCS``
+    articles it aligns with nothing, whatever the store's size (before: ~0.67 and more between
+    any two of that outlet's reports, of whatever story)."""
+    rows = [r for r in load_dataset("allsides-train", limit=3000) if r.get("text")]
+    chrome = "You have reached your limit of free articles this month, subscribe to the Herald for full access."
+    carrying = list(range(0, len(rows), 25))
+    assert BOILERPLATE_SENTENCE_MAX_DOCS < len(carrying) < BOILERPLATE_SENTENCE_SHARE * len(rows)
+    plain = [build_profile(r.get("title"), r["text"]) for r in rows]
+    chromed = [build_profile(r.get("title"), f"{r['text']}\n{chrome}") if i in carrying else plain[i]
+               for i, r in enumerate(rows)]
+
+    def alignment(profiles: list[Profile]) -> np.ndarray:
+        stats = TermStats()
+        for p in profiles:
+            stats.add(p.all_terms())
+        return sentence_alignment(profiles[carrying[0]], [profiles[i] for i in carrying[1:]], stats)
+
+    np.testing.assert_allclose(alignment(chromed), alignment(plain), atol=0.05)
+    monkeypatch.setattr(term_stats, "BOILERPLATE_SENTENCE_MAX_DOCS", math.inf)  # the share alone
+    assert alignment(chromed).mean() > alignment(plain).mean() + 0.3

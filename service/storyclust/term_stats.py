@@ -34,6 +34,16 @@ BOILERPLATE_SHARE = 0.2
 # quoting them in a small store are not taken for boilerplate.
 BOILERPLATE_SENTENCE_SHARE = 0.05
 BOILERPLATE_SENTENCE_MIN_DOCS = 20
+# ... and at most this many: in a store of many outlets one site's chrome (its paywall notice,
+# newsletter and social lines) stays under a twentieth however many of its pages are stored
+# (in a million articles a twentieth is 50,000), and aligns at 1.0 between that site's reports
+# of different stories. A sentence in more articles than this is chrome whatever the store's
+# size; a wire story's sentences in as many of its copies lose only their alignment, which the
+# copies' MinHash and the rewrites' names and terms make up for. No sentence of the dev sets is
+# in more than 15 articles, so the scorer's fit is unchanged. AllSides with each text ending in
+# one of 50 outlets' paywall lines (~147 articles an outlet; bench/accuracy.py --chrome-outlets
+# 50): B3 F1 0.752 without this bound, 0.800 with it, 0.811 with no chrome (docs/accuracy.md).
+BOILERPLATE_SENTENCE_MAX_DOCS = 100
 
 
 class TermStats:
@@ -190,8 +200,13 @@ def boilerplate_sentences(buckets: np.ndarray, sentence_df: np.ndarray, docs: in
 
 
 def boilerplate_sentence_limit(docs: int) -> float:
-    """The count above which a whole sentence is boilerplate in a store of ``docs`` articles."""
-    return max(common_limit(docs, BOILERPLATE_SENTENCE_SHARE), BOILERPLATE_SENTENCE_MIN_DOCS)
+    """The count above which a whole sentence is boilerplate in a store of ``docs`` articles:
+    a twentieth of them, but not under ``BOILERPLATE_SENTENCE_MIN_DOCS`` nor over
+    ``BOILERPLATE_SENTENCE_MAX_DOCS``; infinite while rarity is not known (``RARITY_MIN_DOCS``)."""
+    if docs < RARITY_MIN_DOCS:
+        return math.inf
+    share = common_limit(docs, BOILERPLATE_SENTENCE_SHARE)
+    return min(max(share, BOILERPLATE_SENTENCE_MIN_DOCS), BOILERPLATE_SENTENCE_MAX_DOCS)
 
 
 def common_limit(docs: int, share: float) -> float:
