@@ -3,7 +3,8 @@ MinHash alone.
 
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
-                                       [--footer-share 0.3] [--no-untitled] [--pool-topics 307 --pools 5] [--errors N]
+                                       [--footer-share 0.3] [--no-untitled] [--chrome-outlets 50]
+                                       [--pool-topics 307 --pools 5] [--errors N]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -28,6 +29,9 @@ wire copies in a real feed do; they show whether boilerplate makes copies or sto
 Untitled rows: every title taken away (a feed of bodies only, as scraped pages or SemEval's
 texts come); the scorer was fitted on titled articles, so they show what the headline features
 are worth and whether their absence reads as evidence against.
+Chrome rows (``--chrome-outlets N``): each text ends with the paywall and newsletter lines of
+one of N outlets (by a hash of the id), as scraped pages carry their site's chrome; with 50
+outlets each is a fiftieth of the feed, under the twentieth at which a sentence is boilerplate.
 Pool rows (``--pool-topics K``): a set the size of a test split, as an unseen set of the same
 kind would come: K of the set's topics drawn at random (``--pools`` draws, seeded), ingested
 alone and repaired, decided by a scorer trained on the other dev sets and the rest of this one's
@@ -92,15 +96,30 @@ def average_linkage(sim: np.ndarray, threshold: float, tree=None) -> list[int]:
 
 FOOTER = ("Copyright 2024 The Associated Press. All rights reserved. This material may not be "
           "published, broadcast, rewritten or redistributed without permission.")
+# Site chrome: each outlet's own paywall and newsletter lines, named after the outlet.
+OUTLET_NAMES = ("Herald", "Courier", "Tribune", "Gazette", "Sentinel", "Chronicle", "Observer", "Ledger",
+                "Dispatch", "Beacon")
+OUTLET_EDITIONS = ("Morning", "Evening", "Daily", "Weekly", "Sunday")
+
+
+def with_site_chrome(text: str, article_id: str, outlets: int) -> str:
+    """``text`` ending with the chrome of one of ``outlets`` outlets (by a hash of the id)."""
+    k = int(hashlib.sha1(article_id.encode()).hexdigest(), 16) % outlets
+    outlet = f"{OUTLET_NAMES[k % len(OUTLET_NAMES)]} {OUTLET_EDITIONS[k // len(OUTLET_NAMES) % len(OUTLET_EDITIONS)]}"
+    if k >= len(OUTLET_NAMES) * len(OUTLET_EDITIONS):
+        outlet += f" {k}"
+    return (f"{text}\n\nSign up for the {outlet} newsletter and get the day's top headlines in your inbox. "
+            f"You have reached your limit of free articles this month, subscribe to the {outlet} for full access.")
 
 
 def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder,
                    date: str | None = None, year: str | None = None,
-                   footer_share: float = 0.0, error_limit: int = 0, untitled: bool = False) -> tuple[dict, dict, float]:
+                   footer_share: float = 0.0, error_limit: int = 0, untitled: bool = False,
+                   outlets: int = 0) -> tuple[dict, dict, float]:
     """One online pass over the whole set then its repair, each article decided (and each pair
     of the repair scored) by the scorer of its fold: see ``one_pass``."""
     fold, scorers = fold_scorers(name, sets, tables, folds)
-    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share, error_limit, untitled)
+    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share, error_limit, untitled, outlets)
 
 
 def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int) -> tuple[list[int], dict]:
@@ -139,20 +158,23 @@ def fold_edge_scorer(fold_of_id: dict[str, int], scorers: dict) -> recluster.Edg
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
              year: str | None = None, footer_share: float = 0.0, error_limit: int = 0,
-             untitled: bool = False) -> tuple[dict, dict, float]:
+             untitled: bool = False, outlets: int = 0) -> tuple[dict, dict, float]:
     """What `storyclust cluster` answers for ``docs`` in order: one online pass, each article
     decided by ``scorers[fold[i]]``, then the repair over the run's articles
     (``recluster.repair_articles``) with each pair scored by its first article's fold scorer.
     Scores of the repaired answers and of the online ones (what the API answered), and the
     seconds of both steps. With ``date``, every article is dated that day; with ``year``,
     every text ends with "(c) year"; with ``footer_share``, that share of the texts (by a hash
-    of the id) end with ``FOOTER``; with ``untitled``, no article has a title. With ``error_limit``, the repaired scores hold the worst
+    of the id) end with ``FOOTER``; with ``untitled``, no article has a title; with ``outlets``,
+    each text ends with one of that many outlets' chrome (``with_site_chrome``). With ``error_limit``, the repaired scores hold the worst
     wrong merges and splits under "errors" (``evaluation.errors``)."""
     articles = [d.article for d in docs]
     if date:
         articles = [a.model_copy(update={"published_at": date}) for a in articles]
     if untitled:
         articles = [a.model_copy(update={"title": None}) for a in articles]
+    if outlets:
+        articles = [a.model_copy(update={"text": with_site_chrome(a.text, a.id, outlets)}) for a in articles]
     if year:
         articles = [a.model_copy(update={"text": f"{a.text}\n(c) {year}"}) for a in articles]
     if footer_share:
@@ -229,6 +251,8 @@ def main() -> None:
                         help="share of the articles ending with an agency footer in the footer rows (0 to skip them)")
     parser.add_argument("--untitled", action=argparse.BooleanOptionalAction, default=True,
                         help="the untitled rows: every title taken away, as in a feed of bodies only")
+    parser.add_argument("--chrome-outlets", type=int, default=0,
+                        help="outlets whose own chrome ends each text in the chrome rows (0 to skip them)")
     parser.add_argument("--pool-topics", type=int, default=0,
                         help="topics per pool in the pool rows (0 to skip them; AllSides' test split: 307)")
     parser.add_argument("--pools", type=int, default=5, help="pools drawn for the pool rows")
@@ -275,6 +299,10 @@ def main() -> None:
         if args.untitled:
             m, online, _ = run(untitled=True)
             print(row(f"{label}, no titles", m, f"robustness: bodies only (online only {online['b3_f1']:.3f})"), flush=True)
+        if args.chrome_outlets:
+            m, online, _ = run(outlets=args.chrome_outlets)
+            print(row(f"{label}, chrome of {args.chrome_outlets} outlets", m,
+                      f"robustness: each site's paywall lines (online only {online['b3_f1']:.3f})"), flush=True)
         if args.pool_topics and not held_out:
             pools = pooled(name, sets, tables, args.pool_topics, args.pools, encoder)
             mean = {k: float(np.mean([p[k] for p in pools])) for k in ("b3_precision", "b3_recall", "b3_f1", "pair_f1", "ari")}
