@@ -20,7 +20,8 @@ retrained scorer 0.8717 / 0.8565 / 0.9782 at a fifth against 0.8717 / 0.8564 / 0
 the cut (ECB+ / AllSides / Clust-McMs); a tenth lowered Clust-McMs to 0.974.
 
 A whole sentence that recurs in more than ``BOILERPLATE_SENTENCE_SHARE`` (a twentieth) of the
-stored articles aligns with nothing (:meth:`TermStats.boilerplate_sentences`): the same footer on
+stored articles, or in more than ``BOILERPLATE_SENTENCE_MAX_DOCS`` (100: one site's chrome in a
+store of many outlets), aligns with nothing (:meth:`TermStats.boilerplate_sentences`): the same footer on
 15% of a feed stays under the fifth in every word, and its sentences still paired briefs of
 different stories (out-of-fold B3 F1 AllSides 0.764 plain, 0.711 with it).
 """
