@@ -166,8 +166,9 @@ def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str
     seconds of both steps. With ``date``, every article is dated that day; with ``year``,
     every text ends with "(c) year"; with ``footer_share``, that share of the texts (by a hash
     of the id) end with ``FOOTER``; with ``untitled``, no article has a title; with ``outlets``,
-    each text ends with one of that many outlets' chrome (``with_site_chrome``). With ``error_limit``, the repaired scores hold the worst
-    wrong merges and splits under "errors" (``evaluation.errors``)."""
+    each text ends with one of that many outlets' chrome (``with_site_chrome``). With
+    ``error_limit``, the repaired scores hold the worst wrong merges and splits under "errors"
+    (``evaluation.errors``)."""
     articles = [d.article for d in docs]
     if date:
         articles = [a.model_copy(update={"published_at": date}) for a in articles]

@@ -139,14 +139,15 @@ def test_a_sentence_in_a_tenth_of_the_feed_aligns_nothing(corpus):
 def test_a_site_chrome_sentence_in_over_a_hundred_articles_aligns_nothing(monkeypatch):
     """One outlet's chrome (a paywall notice) on its share of a store of many outlets stays under
     a twentieth however many of its pages are stored: past ``BOILERPLATE_SENTENCE_MAX_DOCS``
-    articles it aligns with nothing, whatever the store's size (before: ~0.67 and more between
-    any two of that outlet's reports, of whatever story)."""
+    articles it aligns with nothing, whatever the store's size (with the share alone, it raised
+    the alignment of any two of that outlet's reports, of whatever story, by more than 0.3)."""
     rows = [r for r in load_dataset("allsides-train", limit=3000) if r.get("text")]
     chrome = "You have reached your limit of free articles this month, subscribe to the Herald for full access."
     carrying = list(range(0, len(rows), 25))
+    carries = set(carrying)
     assert BOILERPLATE_SENTENCE_MAX_DOCS < len(carrying) < BOILERPLATE_SENTENCE_SHARE * len(rows)
     plain = [build_profile(r.get("title"), r["text"]) for r in rows]
-    chromed = [build_profile(r.get("title"), f"{r['text']}\n{chrome}") if i in carrying else plain[i]
+    chromed = [build_profile(r.get("title"), f"{r['text']}\n{chrome}") if i in carries else plain[i]
                for i, r in enumerate(rows)]
 
     def alignment(profiles: list[Profile]) -> np.ndarray:
