@@ -70,8 +70,10 @@ from training.train_scorer import fit, pair_table  # noqa: E402
 GRID = np.round(np.arange(0.30, 0.96, 0.01), 2)
 
 
-def fold_of(topic: str, folds: int) -> int:
-    return int(hashlib.sha1(topic.encode()).hexdigest(), 16) % folds
+def bucket_of(key: str, buckets: int) -> int:
+    """A stable bucket of ``key`` (a topic's fold, an article's outlet or footer): the same in
+    every run, unlike Python's salted ``hash``."""
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % buckets
 
 
 def single_pass(sim: np.ndarray, threshold: float) -> list[int]:
@@ -104,7 +106,7 @@ OUTLET_EDITIONS = ("Morning", "Evening", "Daily", "Weekly", "Sunday")
 
 def with_site_chrome(text: str, article_id: str, outlets: int) -> str:
     """``text`` ending with the chrome of one of ``outlets`` outlets (by a hash of the id)."""
-    k = int(hashlib.sha1(article_id.encode()).hexdigest(), 16) % outlets
+    k = bucket_of(article_id, outlets)
     outlet = f"{OUTLET_NAMES[k % len(OUTLET_NAMES)]} {OUTLET_EDITIONS[k // len(OUTLET_NAMES) % len(OUTLET_EDITIONS)]}"
     if k >= len(OUTLET_NAMES) * len(OUTLET_EDITIONS):
         outlet += f" {k}"
@@ -126,7 +128,7 @@ def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int
     """The fold of each article of ``name`` (by topic), and per fold a scorer trained on the
     other sets and the other folds of this one."""
     docs = sets[name]
-    fold = [fold_of(d.topic, folds) for d in docs]
+    fold = [bucket_of(d.topic, folds) for d in docs]
     scorers = {}
     for k in sorted(set(fold)):
         rest = [d for d, f in zip(docs, fold) if f != k]
@@ -180,7 +182,7 @@ def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str
         articles = [a.model_copy(update={"text": f"{a.text}\n(c) {year}"}) for a in articles]
     if footer_share:
         articles = [a.model_copy(update={"text": f"{a.text}\n{FOOTER}"})
-                    if int(hashlib.sha1(a.id.encode()).hexdigest(), 16) % 100 < footer_share * 100 else a
+                    if bucket_of(a.id, 100) < footer_share * 100 else a
                     for a in articles]
     online: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:

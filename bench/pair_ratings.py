@@ -35,15 +35,16 @@ sys.path.insert(0, str(ROOT))
 from storyclust import minhash  # noqa: E402
 from storyclust.features import feature_matrix, pair_features, sentence_alignment  # noqa: E402
 from storyclust.scorer import PairScorer  # noqa: E402
+from storyclust.term_stats import TermStats  # noqa: E402
 from training.corpus import SHARED, Doc, cached_encoder, prepare_set  # noqa: E402
 from training.train_scorer import term_stats  # noqa: E402
 
 SET = "semeval2022-pairs-sample"
 
 
-def pair_scores(docs: dict[str, Doc], pairs: list[dict], scorer: PairScorer) -> dict[str, np.ndarray]:
-    """Each pair's storyclust score, cosine and MinHash Jaccard, as the online pass reads them."""
-    stats = term_stats(list(docs.values()))
+def pair_scores(docs: dict[str, Doc], pairs: list[dict], scorer: PairScorer, stats: TermStats) -> dict[str, np.ndarray]:
+    """Each pair's storyclust score, cosine and MinHash Jaccard, as the online pass reads them,
+    with ``stats`` the store's term counts."""
     rows, cosines, jaccards = [], [], []
     for pair in pairs:
         a, b = docs[pair["id1"]], docs[pair["id2"]]
@@ -69,6 +70,7 @@ def main() -> int:
     for pair in pairs:
         by_languages[pair["lang_pair"]].append(pair)
     scorer = PairScorer.load()
+    stats = term_stats(list(docs.values()))  # the whole sample is the store
     print(f"{SET}: {len(pairs)} rated pairs; scorer {scorer.version}; same story: mean rating <= {args.same_at}")
     print(f"{'pairs':8} {'n':>4} {'same':>4}  {'signal':20} {'pearson':>8} {'spearman':>8} {'AUC':>6}")
     for languages, group in sorted(by_languages.items(), key=lambda kv: -len(kv[1])):
@@ -78,7 +80,7 @@ def main() -> int:
             continue
         similarity = -np.array([p["label"] for p in group])
         same = similarity >= -args.same_at
-        for signal, values in pair_scores(docs, group, scorer).items():
+        for signal, values in pair_scores(docs, group, scorer, stats).items():
             auc = roc_auc_score(same, values) if 0 < same.sum() < len(same) else float("nan")
             print(f"{languages:8} {len(group):4d} {int(same.sum()):4d}  {signal:20} "
                   f"{pearsonr(values, similarity)[0]:8.3f} {spearmanr(values, similarity)[0]:8.3f} {auc:6.3f}")
