@@ -84,9 +84,10 @@ class RepairSchedule:
         if mark is None:
             self._mark(upto)
             return upto
-        owed = store.ids_after(int(mark))
+        owed = store.ids_after(int(mark), limit=RESUME_LIMIT * self.limit + 1)  # enough to tell
         if len(owed) > RESUME_LIMIT * self.limit:
-            log.warning("%d articles stored since the last repair: left to the nightly job", len(owed))
+            log.warning("more than %d articles stored since the last repair: left to the nightly job",
+                        RESUME_LIMIT * self.limit)
             self._mark(upto)
         elif owed:
             log.info("repairing the stories of %d articles stored since the last repair", len(owed))

@@ -387,9 +387,11 @@ class Store:
             yield ids, vectors, sigs, [r[3] for r in rows]
             last = int(ids[-1])
 
-    def ids_after(self, rowid: int) -> list[str]:
-        """Ids of the articles stored after ``rowid`` (row ids only grow), in the order stored."""
-        return [i for (i,) in self.reader().execute("SELECT id FROM articles WHERE rowid>? ORDER BY rowid", (rowid,))]
+    def ids_after(self, rowid: int, limit: int = -1) -> list[str]:
+        """Ids of the articles stored after ``rowid`` (row ids only grow), in the order stored;
+        the first ``limit`` of them (-1: all)."""
+        return [i for (i,) in self.reader().execute("SELECT id FROM articles WHERE rowid>? ORDER BY rowid LIMIT ?",
+                                                    (rowid, limit))]
 
     def rowids(self) -> np.ndarray:
         return np.array([r[0] for r in self.reader().execute("SELECT rowid FROM articles")], dtype=np.int64)
