@@ -121,7 +121,8 @@ def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: i
     """One online pass over the whole set then its repair, each article decided (and each pair
     of the repair scored) by the scorer of its fold: see ``one_pass``."""
     fold, scorers = fold_scorers(name, sets, tables, folds)
-    return one_pass(sets[name], fold, scorers, encoder, date, year, footer_share, error_limit, untitled, outlets)
+    return one_pass(sets[name], fold, scorers, encoder, date=date, year=year, footer_share=footer_share,
+                    error_limit=error_limit, untitled=untitled, outlets=outlets)
 
 
 def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int) -> tuple[list[int], dict]:
