@@ -17,7 +17,7 @@ from itertools import chain, islice
 import numpy as np
 from scipy import sparse
 
-from .alignment import concatenated_ranges
+from .alignment import closing_sentences, concatenated_ranges
 from .features import FEATURES, weekdays_conflict
 from .profile import STEM_BUCKETS, number_mantissa, sentence_buckets, weekday_mask
 from .term_stats import BOILERPLATE_SHARE, RARITY_MIN_DOCS, as_counted, boilerplate_sentences, common_limit
@@ -121,9 +121,11 @@ class ProfileTable:
         self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
         sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
         self.mass = np.bincount(sentence_of_stem, weights=self.stem_idf[self.stems], minlength=len(stem_counts))
-        # Sentence rows that are boilerplate (as alignment.sentence_alignment): they align with nothing.
+        # Sentence rows that are boilerplate or an article's closing sentence (as
+        # alignment.sentence_alignment): they align with nothing.
         self.boilerplate = (boilerplate_sentences(sentence_buckets(self.stems, stem_counts), sentence_df, docs)
                             if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
+        self.boilerplate[closing_sentences(sentence_counts)] = True
         self.weight = {f: m @ self.idf for f, m in self.sets.items()}
         self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
         self.weekdays = _joined(weekdays, np.int64)  # profile.weekday_mask
