@@ -121,11 +121,11 @@ class ProfileTable:
         self.sentence_ptr = np.concatenate(([0], np.cumsum(sentence_counts, dtype=np.int64)))
         sentence_of_stem = np.repeat(np.arange(len(stem_counts)), stem_counts)
         self.mass = np.bincount(sentence_of_stem, weights=self.stem_idf[self.stems], minlength=len(stem_counts))
-        # Sentence rows that are boilerplate or an article's closing sentence (as
-        # alignment.sentence_alignment): they align with nothing.
-        self.boilerplate = (boilerplate_sentences(sentence_buckets(self.stems, stem_counts), sentence_df, docs)
-                            if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
-        self.boilerplate[closing_sentences(sentence_counts)] = True
+        # Sentence rows that align with nothing (as alignment.sentence_alignment): boilerplate
+        # sentences and each article's closing sentence.
+        self.unaligned = (boilerplate_sentences(sentence_buckets(self.stems, stem_counts), sentence_df, docs)
+                          if sentence_df is not None else np.zeros(len(stem_counts), dtype=bool))
+        self.unaligned[closing_sentences(sentence_counts)] = True
         self.weight = {f: m @ self.idf for f, m in self.sets.items()}
         self.size = {f: np.diff(m.indptr) for f, m in self.sets.items()}
         self.weekdays = _joined(weekdays, np.int64)  # profile.weekday_mask
@@ -207,7 +207,7 @@ class ProfileTable:
         pair_t, pair_s = key[first] // n_rows, key[first] % n_rows
         union = self.mass[right_rows[pair_t]] + self.mass[pair_s] - inter
         sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        sim[self.boilerplate[right_rows[pair_t]] | self.boilerplate[pair_s]] = 0.0
+        sim[self.unaligned[right_rows[pair_t]] | self.unaligned[pair_s]] = 0.0
         # The best match of each of their sentences (pairs are in t order) ...
         t_first = _segment_starts(pair_t)
         best = [np.maximum.reduceat(sim, t_first)]
