@@ -104,6 +104,14 @@ def with_a_footer(profiles: list[Profile], footer: str, every: int) -> tuple[lis
     return footed, footed_stats, list(range(0, len(ROWS), every))
 
 
+def job_alignment(profiles: list[Profile], stats: TermStats, mine: int, others: list[int]) -> np.ndarray:
+    """The nightly job's vectorised alignment (``ProfileTable.alignment``) of ``mine`` with each
+    of ``others``, over ``profiles`` as the store."""
+    table = batch_features.ProfileTable([p.to_json() for p in profiles], dict(stats.df), stats.docs,
+                                        sentence_df=stats.sentence_df)
+    return table.alignment(np.full(len(others), mine), np.array(others))
+
+
 def test_a_boilerplate_sentence_in_a_fifth_of_the_feed_aligns_nothing(corpus, monkeypatch):
     """Two copies of one agency footer are identical sentences, whose IDF-weighted Jaccard is 1.0
     however common their words: with the footer on a third of the articles, the alignment of any
@@ -137,10 +145,7 @@ def test_a_sentence_in_a_tenth_of_the_feed_aligns_nothing(corpus, monkeypatch):
     assert plain.mean() < 0.3
     np.testing.assert_allclose(with_footer, plain, atol=0.05)
     assert np.allclose(with_footer, [by_definition(footed[mine], footed[i], footed_stats) for i in others], atol=1e-12)
-    table = batch_features.ProfileTable([p.to_json() for p in footed], dict(footed_stats.df), footed_stats.docs,
-                                sentence_df=footed_stats.sentence_df)
-    job = table.alignment(np.full(len(others), mine), np.array(others))
-    np.testing.assert_allclose(job, with_footer, atol=1e-12)
+    np.testing.assert_allclose(job_alignment(footed, footed_stats, mine, others), with_footer, atol=1e-12)
 
 
 def test_a_site_chrome_sentence_in_over_a_hundred_articles_aligns_nothing(monkeypatch):
@@ -177,14 +182,9 @@ def test_a_closing_line_of_site_chrome_aligns_nothing(corpus, monkeypatch):
     profiles, stats = corpus
     chrome = ("Registered users can read up to three reports a month for free and sign up for the "
               "Herald Morning newsletter to get the top headlines in their inbox.")
-    pages = [i for i in range(0, len(ROWS), 60) if len(profiles[i].sentences) >= 3][:5]
+    chromed, chromed_stats, carrying = with_a_footer(profiles, chrome, 60)
+    pages = [i for i in carrying if len(profiles[i].sentences) >= 3]
     assert len({ROWS[i]["event_id"] for i in pages}) == len(pages) >= 4  # different stories
-    chromed = list(profiles)
-    for i in pages:
-        chromed[i] = build_profile(ROWS[i].get("title"), f"{ROWS[i]['text']}\n{chrome}")
-    chromed_stats = TermStats()
-    for p in chromed:
-        chromed_stats.add(p.all_terms())
     mine, others = pages[0], pages[1:]
     plain = sentence_alignment(profiles[mine], [profiles[i] for i in others], stats)
     with_chrome = sentence_alignment(chromed[mine], [chromed[i] for i in others], chromed_stats)
@@ -192,9 +192,6 @@ def test_a_closing_line_of_site_chrome_aligns_nothing(corpus, monkeypatch):
     np.testing.assert_allclose(with_chrome, plain, atol=0.05)
     assert np.allclose(with_chrome, [by_definition(chromed[mine], chromed[i], chromed_stats) for i in others],
                        atol=1e-12)
-    table = batch_features.ProfileTable([p.to_json() for p in chromed], dict(chromed_stats.df), chromed_stats.docs,
-                                        sentence_df=chromed_stats.sentence_df)
-    np.testing.assert_allclose(table.alignment(np.full(len(others), mine), np.array(others)), with_chrome,
-                               atol=1e-12)
+    np.testing.assert_allclose(job_alignment(chromed, chromed_stats, mine, others), with_chrome, atol=1e-12)
     monkeypatch.setattr(alignment, "CLOSING_MIN_SENTENCES", math.inf)
     assert sentence_alignment(chromed[mine], [chromed[i] for i in others], chromed_stats).min() >= 0.6
