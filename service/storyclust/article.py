@@ -42,6 +42,12 @@ def iso_date_schema(schema: dict) -> None:
                        {"type": "string", "pattern": r"^\s*$", "description": "blank: none"}, {"type": "null"}]
 
 
+def required_date_schema(schema: dict) -> None:
+    """``json_schema_extra`` of a required ISO 8601 date or datetime (:func:`parse_published`)."""
+    schema.pop("type", None)
+    schema["anyOf"] = [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]
+
+
 class Article(BaseModel):
     """One news article as posted. Unknown fields (e.g. ``event_id``) are ignored."""
 

@@ -7,6 +7,7 @@
     storyclust serve [--host H] [--port P] [--data-dir DIR]
     storyclust seeds [--data-dir DIR]          cluster the demo corpus and score it
     storyclust backup DEST [--data-dir DIR]    a consistent copy of the store, while it is in use
+    storyclust expire --before DATE [--dry-run] [--data-dir DIR]   remove what is older (retention)
 """
 
 from __future__ import annotations
@@ -347,6 +348,20 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_expire(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .retention import count_expired, expire, parse_cutoff
+
+    cutoff = parse_cutoff(args.before)  # before the model loads
+    engine = _engine(get_settings(data_dir=args.data_dir))
+    with tqdm(total=count_expired(engine, cutoff)[0], unit="article", desc="expire", file=sys.stderr,
+              disable=args.dry_run) as bar:
+        expiry = expire(engine, args.before, dry_run=args.dry_run, progress=bar.update)
+    print(json.dumps(expiry.summary()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storyclust", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -402,6 +417,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination", help="a new or empty directory")
     p.add_argument("--data-dir", type=Path)
     p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("expire", help="retention: remove the articles published (undated: ingested) before a "
+                       "date, as DELETE does one by one; stories keep their ids and other members. On a data "
+                       "directory a running `serve` holds, use POST /admin/expire instead")
+    p.add_argument("--before", required=True, help="ISO 8601 date or datetime; a bare date is the start of that day (UTC)")
+    p.add_argument("--dry-run", action="store_true", help="count what would go; remove nothing")
+    p.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_expire)
     return parser
 
 

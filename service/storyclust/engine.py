@@ -39,7 +39,7 @@ from .lsh_index import LSHIndex
 from .normalize import clean, clean_uncached, content_hash, lead_hash
 from .profile import Profile, build_profile
 from .scorer import PairScorer
-from .store import Candidate, Store
+from .store import Candidate, Store, StoredArticle
 from .term_stats import TermStats
 from .vector_index import VectorIndex, span_for_window
 
@@ -273,6 +273,7 @@ class Engine:
                         continue
                     if stored is not None:  # same id, new content: an update
                         self._delete_in_transaction(stored.id)
+                        self.vectors.remove([stored.rowid], [stored.published_ts])
                         removed.append((stored.rowid, None))
                     p = prepared.get(id(article)) or self.prepare([article], timings)[0]
                     decision, rowid = self._decide_and_store(p)
@@ -346,29 +347,44 @@ class Engine:
 
     # --- deletion -------------------------------------------------------------------------------
     def delete(self, article_id: str) -> bool:
+        return bool(self.delete_many([article_id]))
+
+    def delete_many(self, article_ids: Sequence[str], placed_before: float | None = None) -> list[str]:
+        """Remove the stored articles among ``article_ids`` in one transaction: all of them or,
+        on failure, none. With ``placed_before``, only those placed in time before it (published,
+        or ingested when undated; read inside the transaction, so an id updated meanwhile to a
+        newer article stays), and their stories do not count as updated (an expiry, see
+        :mod:`retention`). The story of each removed article, one entry an article."""
         with self.lock:
             self.store.begin()
             try:
-                found = self._delete_in_transaction(article_id)
+                gone = [stored for stored in (self._delete_in_transaction(a, placed_before) for a in article_ids)
+                        if stored is not None]
+                self.vectors.remove([g.rowid for g in gone], [g.published_ts for g in gone])
                 self.store.commit()
             except BaseException:
                 self.store.rollback()
                 self.vectors, self.lsh = self._load_indexes()
                 self.stats = TermStats(*self.store.term_df())
                 raise
-            return found
+            return [g.cluster_id for g in gone]
 
-    def _delete_in_transaction(self, article_id: str) -> bool:
+    def _delete_in_transaction(self, article_id: str, placed_before: float | None = None) -> StoredArticle | None:
+        """Remove an article from the store, the LSH index and the term counts (``delete_many``
+        for ``placed_before``); the removed article, None if there was none to remove. Its vector
+        is the caller's to remove: a FAISS removal scans the whole partition, once for a batch."""
         stored = self.store.get(article_id, self.store.db)
         if stored is None:
-            return False
+            return None
+        placed = stored.published_ts if stored.published_ts is not None else stored.ingested_at
+        if placed_before is not None and placed >= placed_before:
+            return None
         profile = self._profile_of(stored.rowid)
-        self.store.delete(article_id)
-        self.vectors.remove([stored.rowid], [stored.published_ts])
+        self.store.delete(article_id, touch=placed_before is None)
         self.lsh.remove(stored.rowid)
         self.stats.remove(profile.all_terms())
         self._known.pop(stored.rowid, None)
-        return True
+        return stored
 
     def _profile_of(self, rowid: int) -> Profile:
         known = self._known.get(rowid)

@@ -300,8 +300,10 @@ class Store:
         )
         return int(cursor.lastrowid)  # its terms reach term_df at the next checkpoint
 
-    def delete(self, article_id: str) -> StoredArticle | None:
-        """Remove an article (inside the caller's transaction); its cluster row goes when emptied."""
+    def delete(self, article_id: str, touch: bool = True) -> StoredArticle | None:
+        """Remove an article (inside the caller's transaction); its cluster row goes when emptied.
+        ``touch``: the story counts as updated now (a retention expiry does not make an old
+        story recent)."""
         article = self.get(article_id, self.db)
         if article is None:
             return None
@@ -312,7 +314,7 @@ class Store:
             self.db.executemany("UPDATE term_df SET df=df-1 WHERE term=?", ((t,) for t in profile.all_terms()))
         if self.cluster_size(article.cluster_id, self.db) == 0:
             self.db.execute("DELETE FROM clusters WHERE cluster_id=?", (article.cluster_id,))
-        else:
+        elif touch:
             self.db.execute("UPDATE clusters SET updated_at=? WHERE cluster_id=?", (time.time(), article.cluster_id))
         return article
 

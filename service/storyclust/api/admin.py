@@ -1,10 +1,11 @@
-"""/admin: the nightly re-clustering as a background job of the running service.
+"""/admin: the nightly re-clustering as a background job of the running service, and retention.
 
-POST starts a job and answers at once (202) with its id; GET follows it. Jobs run one at a time,
-in order, on one worker thread per app, while the API keeps serving and ingesting: the job
-computes without the engine's write lock and takes it only for its final transaction (see
-:mod:`storyclust.recluster`). Job records live in memory: a restart forgets them (the clustering
-they committed stays). Every endpoint here needs the write key.
+POST /admin/recluster starts a job and answers at once (202) with its id; GET follows it. Jobs
+run one at a time, in order, on one worker thread per app, while the API keeps serving and
+ingesting: the job computes without the engine's write lock and takes it only for its final
+transaction (see :mod:`storyclust.recluster`). Job records live in memory: a restart forgets
+them (the clustering they committed stays). POST /admin/expire removes what is older than a
+date and answers when done (:mod:`storyclust.retention`). Every endpoint here needs the write key.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
-from ..article import iso_date_schema
+from ..article import iso_date_schema, required_date_schema
 from ..engine import Engine
 from ..recluster import JobRunning, ReclusterReport, parse_bound, run_recluster
+from ..retention import expire
 from .deps import get_engine, require_write_key
 from .schemas import Problem
 
@@ -177,3 +179,35 @@ def get_recluster(job_id: str, jobs: Annotated[ReclusterJobs, Depends(get_jobs)]
     if job is None:
         raise HTTPException(404, f"job_id: no re-clustering job {job_id!r} (jobs are forgotten on restart)")
     return job
+
+
+class ExpireRequest(BaseModel):
+    before: str = Field(description="ISO 8601 date or datetime: remove the articles published (undated: "
+                        "ingested) before it; a bare date is the start of that day, UTC.",
+                        examples=["2025-01-01"], json_schema_extra=required_date_schema)
+    dry_run: bool = Field(False, description="Count what would go; remove nothing.")
+
+    @field_validator("before")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        if parse_bound(value) is None:  # raises ValueError naming the value
+            raise ValueError("a date is required")
+        return value
+
+
+class Expiry(BaseModel):
+    before: str
+    dry_run: bool
+    articles: int = Field(description="Articles removed (or, as a dry run, that would be).")
+    stories_removed: int = Field(description="Stories all of whose articles went: they are gone.")
+    stories_kept: int = Field(description="Stories that lost articles and keep the others, under their ids.")
+    seconds: float
+
+
+@router.post("/expire", response_model=Expiry, responses={422: {"model": Problem}})
+def expire_articles(body: ExpireRequest, engine: Annotated[Engine, Depends(get_engine)]) -> Expiry:
+    """Retention: remove every article published (undated: ingested) before `before`, as
+    `DELETE /articles/{id}` removes one: a story keeps its id and its other members, a story left
+    empty disappears, a copy whose original goes takes its place. Runs in batches, each one
+    transaction, while posts go on between them; answers when done."""
+    return Expiry(**expire(engine, body.before, dry_run=body.dry_run).summary())

@@ -1,0 +1,99 @@
+"""Retention: remove the articles older than a cutoff, so that a long-running store stays bounded.
+
+A newsroom keeps a story live for days or weeks, but the store, the vector index (about 1.8 KB of
+memory a stored article, README) and the term counts otherwise grow with every article ever
+posted. Expiry is an operator's explicit act (`storyclust expire`, `POST /admin/expire`), never
+automatic: what the service acknowledged stays until someone says how long to keep it.
+
+An article's age is its place in time as the re-clustering job reads it: its publication time
+(``published_at``, or the date its body opens with), or its arrival where it is undated. Each
+article goes as on ``DELETE /articles/{id}``: its story keeps its id and its other members (and
+re-picks its representative), a story left empty disappears, and a copy whose original expires
+takes the original's place. Removal runs in batches of ``EXPIRE_BATCH`` articles, each one
+transaction under the engine lock: posts go on between batches, and a kill leaves whole batches
+removed, never part of an article.
+
+``EXPIRE_BATCH`` trades the time a post may wait for the lock against the cost of a commit (its
+fsync) and a FAISS partition scan, paid once a batch (`bench/expire.py`, a store of 100k, the
+oldest half expired, medians of 3 runs): batches of 100 take 73 ms each (178 ms at most) and
+remove 1,371 articles a second, against 477 one by one (`DELETE`); batches of 500 took 321 ms
+each for 1,546 a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from .recluster import parse_bound
+
+EXPIRE_BATCH = 100
+_PLACED = "COALESCE(published_ts, ingested_at)"  # an article's place in time, as the job reads it
+
+
+@dataclass
+class ExpiryReport:
+    """What an expiry removed (or, as a dry run, would remove)."""
+
+    before: str
+    dry_run: bool
+    articles: int  # articles removed
+    stories_removed: int  # stories all of whose articles were removed: they are gone
+    stories_kept: int  # stories that lost articles and keep the others, under their ids
+    seconds: float
+
+    def summary(self) -> dict:
+        return asdict(self)
+
+
+def expire(engine, before: str, dry_run: bool = False, batch: int = EXPIRE_BATCH,
+           progress: Callable[[int], None] | None = None) -> ExpiryReport:
+    """Remove every stored article placed in time before ``before`` (an ISO 8601 date or
+    datetime; a bare date is the start of that day, UTC). ``dry_run`` counts without removing.
+    ``progress`` is called with the number of articles each batch removed. Raises ValueError
+    for a ``before`` that is not a date."""
+    started = time.perf_counter()
+    cutoff = parse_cutoff(before)
+    if dry_run:
+        articles, removed, kept = count_expired(engine, cutoff)
+        return ExpiryReport(before, True, articles, removed, kept, round(time.perf_counter() - started, 3))
+    stories: set[str] = set()
+    articles = last = 0
+    db = engine.store.reader()
+    # Forward through the table by rowid: one pass over it in all, however many batches.
+    while rows := db.execute(f"SELECT rowid, id FROM articles WHERE rowid > ? AND {_PLACED} < ? "
+                             "ORDER BY rowid LIMIT ?", (last, cutoff, batch)).fetchall():
+        last = rows[-1][0]
+        gone = engine.delete_many([article_id for _, article_id in rows], placed_before=cutoff)
+        stories.update(gone)
+        articles += len(gone)
+        if progress is not None:
+            progress(len(gone))
+    if articles:
+        engine.save_indexes()  # a restart then loads the indexes instead of reconciling them
+    removed = sum(not engine.store.cluster_exists(story) for story in stories)
+    return ExpiryReport(before, False, articles, removed, len(stories) - removed, round(time.perf_counter() - started, 3))
+
+
+def parse_cutoff(before: str) -> float:
+    """``before`` as a timestamp; ValueError naming the field where it is not a date."""
+    try:
+        cutoff = parse_bound(before)
+    except ValueError as error:
+        raise ValueError(f"before: {error}") from None
+    if cutoff is None:
+        raise ValueError("before: a date is required")
+    return cutoff
+
+
+def count_expired(engine, cutoff: float) -> tuple[int, int, int]:
+    """Articles placed before ``cutoff``, stories with every article before it, and stories with
+    some before it and some after."""
+    db = engine.store.reader()
+    articles = db.execute(f"SELECT COUNT(*) FROM articles WHERE {_PLACED} < ?", (cutoff,)).fetchone()[0]
+    removed, kept = db.execute(
+        f"SELECT COALESCE(SUM(newest < ?), 0), COALESCE(SUM(newest >= ?), 0) FROM "
+        f"(SELECT MIN({_PLACED}) AS oldest, MAX({_PLACED}) AS newest FROM articles GROUP BY cluster_id) "
+        f"WHERE oldest < ?", (cutoff, cutoff, cutoff)).fetchone()
+    return int(articles), int(removed), int(kept)
