@@ -358,6 +358,8 @@ def cmd_expire(args: argparse.Namespace) -> int:
     with tqdm(total=count_expired(engine, cutoff)[0], unit="article", desc="expire", file=sys.stderr,
               disable=args.dry_run) as bar:
         expiry = expire(engine, args.before, dry_run=args.dry_run, progress=bar.update)
+    if expiry.articles and not expiry.dry_run:
+        engine.save_indexes()  # the next start loads them instead of reconciling them with the store
     print(json.dumps(expiry.summary()))
     return 0
 

@@ -25,11 +25,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from .recluster import parse_bound
 
+if TYPE_CHECKING:  # the engine's module loads torch
+    from .engine import Engine
+
 EXPIRE_BATCH = 100
-_PLACED = "COALESCE(published_ts, ingested_at)"  # an article's place in time, as the job reads it
+_PLACED = "COALESCE(published_ts, ingested_at)"  # an article's place in time, as the job reads it (indexed)
 
 
 @dataclass
@@ -47,7 +51,7 @@ class ExpiryReport:
         return asdict(self)
 
 
-def expire(engine, before: str, dry_run: bool = False, batch: int = EXPIRE_BATCH,
+def expire(engine: Engine, before: str, dry_run: bool = False, batch: int = EXPIRE_BATCH,
            progress: Callable[[int], None] | None = None) -> ExpiryReport:
     """Remove every stored article placed in time before ``before`` (an ISO 8601 date or
     datetime; a bare date is the start of that day, UTC). ``dry_run`` counts without removing.
@@ -56,22 +60,21 @@ def expire(engine, before: str, dry_run: bool = False, batch: int = EXPIRE_BATCH
     started = time.perf_counter()
     cutoff = parse_cutoff(before)
     if dry_run:
-        articles, removed, kept = count_expired(engine, cutoff)
+        articles, removed, kept = count_expired(engine, cutoff, stories=True)
         return ExpiryReport(before, True, articles, removed, kept, round(time.perf_counter() - started, 3))
     stories: set[str] = set()
-    articles = last = 0
+    articles = 0
     db = engine.store.reader()
-    # Forward through the table by rowid: one pass over it in all, however many batches.
-    while rows := db.execute(f"SELECT rowid, id FROM articles WHERE rowid > ? AND {_PLACED} < ? "
-                             "ORDER BY rowid LIMIT ?", (last, cutoff, batch)).fetchall():
-        last = rows[-1][0]
-        gone = engine.delete_many([article_id for _, article_id in rows], placed_before=cutoff)
+    # The oldest first, through the index on the place in time (store.articles_placed).
+    while ids := [row[0] for row in db.execute(
+            f"SELECT id FROM articles WHERE {_PLACED} < ? ORDER BY {_PLACED} LIMIT ?", (cutoff, batch))]:
+        gone = engine.delete_many(ids, placed_before=cutoff)
+        if not gone:  # each was updated to a newer article meanwhile; a guard: the query skips those
+            break
         stories.update(gone)
         articles += len(gone)
         if progress is not None:
             progress(len(gone))
-    if articles:
-        engine.save_indexes()  # a restart then loads the indexes instead of reconciling them
     removed = sum(not engine.store.cluster_exists(story) for story in stories)
     return ExpiryReport(before, False, articles, removed, len(stories) - removed, round(time.perf_counter() - started, 3))
 
@@ -87,13 +90,17 @@ def parse_cutoff(before: str) -> float:
     return cutoff
 
 
-def count_expired(engine, cutoff: float) -> tuple[int, int, int]:
-    """Articles placed before ``cutoff``, stories with every article before it, and stories with
-    some before it and some after."""
+def count_expired(engine: Engine, cutoff: float, stories: bool = False) -> tuple[int, int, int]:
+    """Articles placed before ``cutoff`` (through the index) and, with ``stories`` (a scan of
+    the whole table), the stories with every article before it and those with some before it
+    and some after; else those two are 0."""
     db = engine.store.reader()
     articles = db.execute(f"SELECT COUNT(*) FROM articles WHERE {_PLACED} < ?", (cutoff,)).fetchone()[0]
+    if not stories:
+        return int(articles), 0, 0
     removed, kept = db.execute(
         f"SELECT COALESCE(SUM(newest < ?), 0), COALESCE(SUM(newest >= ?), 0) FROM "
         f"(SELECT MIN({_PLACED}) AS oldest, MAX({_PLACED}) AS newest FROM articles GROUP BY cluster_id) "
         f"WHERE oldest < ?", (cutoff, cutoff, cutoff)).fetchone()
     return int(articles), int(removed), int(kept)
+
