@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -82,7 +83,7 @@ def test_expire_removes_what_is_older_and_leaves_the_rest_as_it_was(engine, date
     assert engine.stats.docs == len(after)
     assert expire(engine, cutoff).articles == 0, "expiring again removes nothing"
 
-    # The saved indexes open as they were left, and a late report still finds its story.
+    # A restart opens the store as the expiry left it, and a late report still finds its story.
     engine.store.close()
     reopened = Engine(engine.settings, encoder=engine.encoder)
     try:
@@ -155,3 +156,21 @@ def test_the_command_line_expires_and_refuses_a_cutoff_that_is_not_a_date(engine
         assert store.count() == 12 - old
     finally:
         store.close()
+
+
+def test_a_retention_period_expires_on_its_own_in_the_service(make_client, dated):
+    """STORYCLUST_RETENTION_DAYS: the service looks every `retention_check_seconds`."""
+    dated, cutoff = dated
+    days = (dt.datetime.now(dt.timezone.utc) - parse_published(cutoff + "T00:00:00Z")).total_seconds() / 86400
+    client = make_client(retention_days=days, retention_check_seconds=0.2)
+    feed = dated[:12] + dated[-1:]  # the undated one: placed by its arrival, now
+    assert client.post("/articles", json={"articles": feed}).status_code == 200
+    old = [r["id"] for r in feed if r.get("published_at") and parse_published(r["published_at"]) < parse_published(cutoff + "T00:00:00Z")]
+    assert 0 < len(old) < len(feed)
+    deadline = time.monotonic() + 30
+    while client.get(f"/articles/{old[-1]}").status_code != 404 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(client.get(f"/articles/{i}").status_code == 404 for i in old)
+    assert all(client.get(f"/articles/{r['id']}").status_code == 200 for r in feed if r["id"] not in old)
+    assert f"storyclust_expired_articles_total {float(len(old))}" in client.get("/metrics").text
+    assert client.get("/healthz").status_code == 200

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     time_window_days: float = Field(7.0, description="Articles further apart than this (both dated) are never the same story.")
     repair_idle_seconds: float = Field(5.0, ge=0, description="The API repairs the stories of the articles stored since its last repair (the nightly job's repair, as `storyclust cluster` runs at its end) once no article has been stored for this long. Shorter: repaired sooner after a burst, in more and smaller runs. 0: off (the nightly job alone repairs).")
     repair_limit: int = Field(1000, ge=1, description="Articles waiting for a repair that start one without a pause in posting. Lower: fresher stories under continuous load, more runs competing with the posts for the CPU.")
+    retention_days: float = Field(0.0, ge=0, description="The API removes the articles published (undated: ingested) more than this many days ago, at start and every `retention_check_seconds` (as `storyclust expire`). Shorter: less memory and disk, and a story reported again after that long starts anew. 0: off, everything is kept.")
+    retention_check_seconds: float = Field(3600.0, gt=0, description="How often the API looks for articles past `retention_days`. Longer: the store holds up to that much more than the period.")
     scorer_path: Path | None = Field(None, description="Pair-scorer artifact (JSON); default: the one shipped in the package.")
     profile_cache: int = Field(4096, description="Parsed profiles of recent articles kept in memory (~15 KB each): a candidate found there skips its JSON parse. News candidates are mostly recent, so a small cache catches most; larger costs RAM per article.")
 

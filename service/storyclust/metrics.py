@@ -46,6 +46,9 @@ class Metrics:
             "storyclust_story_repairs", "Repairs of the stories of posted articles after a pause in posting "
             "(storyclust.repair_schedule), by result: done, postponed (another job held the job lock) "
             "or failed (the online stories stand).", ["result"], registry=self.registry)
+        self.expired = Counter(
+            "storyclust_expired_articles", "Articles removed by retention (POST /admin/expire and the "
+            "retention period, storyclust.retention).", registry=self.registry)
 
     def watch_store(self, articles: Callable[[], float], stories: Callable[[], float]) -> None:
         """Read the store's figures at scrape time."""

@@ -205,9 +205,13 @@ class Expiry(BaseModel):
 
 
 @router.post("/expire", response_model=Expiry, responses={422: {"model": Problem}})
-def expire_articles(body: ExpireRequest, engine: Annotated[Engine, Depends(get_engine)]) -> Expiry:
+def expire_articles(body: ExpireRequest, request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Expiry:
     """Retention: remove every article published (undated: ingested) before `before`, as
     `DELETE /articles/{id}` removes one: a story keeps its id and its other members, a story left
     empty disappears, a copy whose original goes takes its place. Runs in batches, each one
-    transaction, while posts go on between them; answers when done."""
-    return Expiry(**expire(engine, body.before, dry_run=body.dry_run).summary())
+    transaction, while posts go on between them; answers when done. A retention period
+    (`STORYCLUST_RETENTION_DAYS`) does the same on its own."""
+    report = expire(engine, body.before, dry_run=body.dry_run)
+    if not report.dry_run:
+        request.app.state.metrics.expired.inc(report.articles)
+    return Expiry(**report.summary())

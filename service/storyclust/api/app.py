@@ -23,6 +23,7 @@ from ..embedding import Encoder
 from ..engine import Engine
 from ..metrics import LatencyMiddleware, Metrics
 from ..repair_schedule import RepairSchedule
+from ..retention import RetentionSchedule
 from . import articles, clusters, dedup, health
 from .admin import router as admin_router
 from .schemas import BARE_LIST_BODIES, UNION_TAGS
@@ -49,9 +50,16 @@ def create_app(settings: Settings, encoder: Encoder | None = None) -> FastAPI:
                 engine, settings.repair_idle_seconds, settings.repair_limit,
                 on_result=lambda result: app.state.metrics.repairs.labels(result).inc())
             engine.on_stored.append(schedule.stored)
+        retention = None
+        if settings.retention_days > 0:
+            retention = app.state.retention = RetentionSchedule(
+                engine, settings.retention_days, settings.retention_check_seconds,
+                on_expired=app.state.metrics.expired.inc)
         try:
             yield
         finally:
+            if retention is not None:
+                retention.close()
             if schedule is not None:
                 schedule.close()
             engine.save_indexes()
