@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections import Counter, defaultdict
 
@@ -174,3 +175,13 @@ def test_a_retention_period_expires_on_its_own_in_the_service(make_client, dated
     assert all(client.get(f"/articles/{r['id']}").status_code == 200 for r in feed if r["id"] not in old)
     assert f"storyclust_expired_articles_total {float(len(old))}" in client.get("/metrics").text
     assert client.get("/healthz").status_code == 200
+
+
+def test_an_expiry_stops_between_batches_when_asked(engine, dated):
+    """A service shutting down does not wait for a long expiry: the batch in progress finishes."""
+    dated, cutoff = dated
+    engine.ingest([parse_article(r) for r in dated])
+    stop = threading.Event()
+    report = expire(engine, cutoff, batch=5, progress=lambda _: stop.set(), stop=stop)
+    assert report.articles == 5 and engine.indexes_match_store()
+    assert expire(engine, cutoff).articles > 0, "the rest goes at the next expiry"

@@ -59,11 +59,12 @@ class ExpiryReport:
 
 
 def expire(engine: Engine, before: str, dry_run: bool = False, batch: int = EXPIRE_BATCH,
-           progress: Callable[[int], None] | None = None) -> ExpiryReport:
+           progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> ExpiryReport:
     """Remove every stored article placed in time before ``before`` (an ISO 8601 date or
     datetime; a bare date is the start of that day, UTC). ``dry_run`` counts without removing.
-    ``progress`` is called with the number of articles each batch removed. Raises ValueError
-    for a ``before`` that is not a date."""
+    ``progress`` is called with the number of articles each batch removed; once ``stop`` is set
+    no further batch starts (a service shutting down). Raises ValueError for a ``before`` that
+    is not a date."""
     started = time.perf_counter()
     cutoff = parse_cutoff(before)
     if dry_run:
@@ -82,6 +83,8 @@ def expire(engine: Engine, before: str, dry_run: bool = False, batch: int = EXPI
         articles += len(gone)
         if progress is not None:
             progress(len(gone))
+        if stop is not None and stop.is_set():
+            break
     removed = sum(not engine.store.cluster_exists(story) for story in stories)
     return ExpiryReport(before, False, articles, removed, len(stories) - removed, round(time.perf_counter() - started, 3))
 
@@ -133,7 +136,7 @@ class RetentionSchedule:
 
     def run_once(self) -> ExpiryReport:
         cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=self.days)
-        report = expire(self.engine, cutoff.isoformat())
+        report = expire(self.engine, cutoff.isoformat(), stop=self._stop)
         if report.articles:
             log.info("retention: %s", report.summary())
         if self.on_expired is not None:
@@ -149,5 +152,6 @@ class RetentionSchedule:
             self._stop.wait(self.every_seconds)
 
     def close(self) -> None:
+        """Stop after the batch in progress (the rest waits for the next start)."""
         self._stop.set()
         self._thread.join()
