@@ -125,7 +125,8 @@ def test_the_api_expires_and_refuses_bad_input_naming_the_field(make_client, dat
     assert client.post("/admin/expire", json={"before": cutoff}).status_code == 401
 
     for body, problem in (({}, "before: "), ({"before": "soon"}, "before: 'soon' is not an ISO 8601"),
-                          ({"before": 20210501}, "before: "), ({"before": cutoff, "dry_run": "maybe"}, "dry_run: ")):
+                          ({"before": 20210501}, "before: "), ({"before": cutoff, "dry_run": "maybe"}, "dry_run: "),
+                          ({"before": cutoff, "dry_run": 0}, "dry_run: ")):
         response = client.post("/admin/expire", json=body, headers=key)
         assert response.status_code == 422 and response.json()["detail"].startswith(problem), (body, response.json())
 

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from ..article import iso_date_schema, required_date_schema
 from ..engine import Engine
@@ -185,7 +185,8 @@ class ExpireRequest(BaseModel):
     before: str = Field(description="ISO 8601 date or datetime: remove the articles published (undated: "
                         "ingested) before it; a bare date is the start of that day, UTC.",
                         examples=["2025-01-01"], json_schema_extra=required_date_schema)
-    dry_run: bool = Field(False, description="Count what would go; remove nothing.")
+    dry_run: StrictBool = Field(False, description="Count what would go; remove nothing. A JSON boolean: 0 "
+                                "or \"yes\" is refused, not read as one.")
 
     @field_validator("before")
     @classmethod
