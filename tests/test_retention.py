@@ -186,3 +186,26 @@ def test_an_expiry_stops_between_batches_when_asked(engine, dated):
     report = expire(engine, cutoff, batch=5, progress=lambda _: stop.set(), stop=stop)
     assert report.articles == 5 and engine.indexes_match_store()
     assert expire(engine, cutoff).articles > 0, "the rest goes at the next expiry"
+
+
+def test_a_batch_that_fails_part_way_removes_nothing(engine, dated, monkeypatch):
+    """One transaction a batch: a failure on its third article leaves all five, and the
+    in-memory indexes and term counts as the store has them."""
+    dated, cutoff = dated
+    engine.ingest([parse_article(r) for r in dated[:8]])
+    before, docs, df = placed(engine), engine.stats.docs, {t: c for t, c in engine.stats.df.items() if c}
+    real, calls = engine.store.delete, []
+
+    def failing(article_id, touch=True):
+        calls.append(article_id)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real(article_id, touch=touch)
+
+    monkeypatch.setattr(engine.store, "delete", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        engine.delete_many([r["id"] for r in dated[:5]], placed_before=parse_published(cutoff + "T00:00:00Z").timestamp())
+    monkeypatch.undo()
+    assert len(calls) == 3 and placed(engine) == before
+    assert engine.indexes_match_store() and sorted(engine.vectors.ids().tolist()) == sorted(engine.store.rowids().tolist())
+    assert engine.stats.docs == docs and {t: c for t, c in engine.stats.df.items() if c} == df
