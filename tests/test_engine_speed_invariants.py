@@ -2,7 +2,7 @@
 datasketch's per-sketch object, pair features for all candidates at once, the lazily read
 profile, TermStats by profile, the LSH buffer's dict, the cached candidates, and term counts
 written at commit. Each must give what the definition gives (floats to ~1e-12). And the store
-finds an article's copies by index when it removes the article."""
+finds an article's copies, and the articles of a span of time, by index."""
 
 from __future__ import annotations
 
@@ -204,5 +204,21 @@ def test_a_removal_finds_the_copies_of_what_it_removes_by_index(tmp_path):
                     "UPDATE articles SET duplicate_of=? WHERE duplicate_of=?"):
             plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, ("a",) * sql.count("?")))
             assert "USING INDEX articles_copies" in plan, plan
+    finally:
+        store.close()
+
+
+def test_the_job_and_retention_find_articles_by_time_through_the_index(tmp_path):
+    """Both select by ``store.PLACED``, the one expression SQLite matches to its index."""
+    from storyclust.recluster import _scope_sql
+    from storyclust.store import PLACED
+
+    store = Store(tmp_path)
+    try:
+        scope, args = _scope_sql([(1.0, 2.0)])
+        for sql, values in ((f"SELECT rowid FROM articles WHERE {scope}", args),
+                            (f"SELECT id FROM articles WHERE {PLACED} < ? ORDER BY {PLACED} LIMIT ?", [1.0, 100])):
+            plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, values))
+            assert "USING INDEX articles_placed" in plan, plan
     finally:
         store.close()

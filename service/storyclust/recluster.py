@@ -51,7 +51,7 @@ from .batch_features import ProfileTable, feature_rows
 from .job_candidates import band_pairs, neighbour_pairs, pair_cosines
 from .linkage import average_linkage, strong_components
 from .neighbourhood import margins, nearest_cosines
-from .store import COPIES, select_in
+from .store import COPIES, PLACED, select_in
 
 log = logging.getLogger(__name__)
 
@@ -250,10 +250,10 @@ def _scope_sql(spans: Spans, held_rows: bool = False) -> tuple[str, list]:
     for since, until in spans:
         where = []
         if since is not None:
-            where.append("COALESCE(published_ts, ingested_at) >= ?")
+            where.append(f"{PLACED} >= ?")
             args.append(since)
         if until is not None:
-            where.append("COALESCE(published_ts, ingested_at) < ?")
+            where.append(f"{PLACED} < ?")
             args.append(until)
         parts.append(" AND ".join(where) or "1=1")
     if held_rows:
@@ -756,7 +756,7 @@ def _stories_met(engine, ids: list[str], config: ReclusterConfig) -> tuple[list[
     the job would score). One vector search per article, as the online pass made for it."""
     db = engine.store.reader()
     window = engine.settings.time_window_seconds
-    rows = list(select_in(db, "SELECT rowid, cluster_id, COALESCE(published_ts, ingested_at), published_ts, "
+    rows = list(select_in(db, f"SELECT rowid, cluster_id, {PLACED}, published_ts, "
                               "embedding FROM articles WHERE id IN ({})", ids))
     if not rows:
         return [], []

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .recluster import parse_bound
+from .store import PLACED
 
 if TYPE_CHECKING:  # the engine's module loads torch
     from .engine import Engine
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # the engine's module loads torch
 log = logging.getLogger(__name__)
 
 EXPIRE_BATCH = 100
-_PLACED = "COALESCE(published_ts, ingested_at)"  # an article's place in time, as the job reads it (indexed)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def expire(engine: Engine, before: str, dry_run: bool = False, batch: int = EXPI
     db = engine.store.reader()
     # The oldest first, through the index on the place in time (store.articles_placed).
     while ids := [row[0] for row in db.execute(
-            f"SELECT id FROM articles WHERE {_PLACED} < ? ORDER BY {_PLACED} LIMIT ?", (cutoff, batch))]:
+            f"SELECT id FROM articles WHERE {PLACED} < ? ORDER BY {PLACED} LIMIT ?", (cutoff, batch))]:
         gone = engine.delete_many(ids, placed_before=cutoff)
         if not gone:  # each was updated to a newer article meanwhile; a guard: the query skips those
             break
@@ -105,12 +105,12 @@ def count_expired(engine: Engine, cutoff: float, stories: bool = False) -> tuple
     the whole table), the stories with every article before it and those with some before it
     and some after; else those two are 0."""
     db = engine.store.reader()
-    articles = db.execute(f"SELECT COUNT(*) FROM articles WHERE {_PLACED} < ?", (cutoff,)).fetchone()[0]
+    articles = db.execute(f"SELECT COUNT(*) FROM articles WHERE {PLACED} < ?", (cutoff,)).fetchone()[0]
     if not stories:
         return int(articles), 0, 0
     removed, kept = db.execute(
         f"SELECT COALESCE(SUM(newest < ?), 0), COALESCE(SUM(newest >= ?), 0) FROM "
-        f"(SELECT MIN({_PLACED}) AS oldest, MAX({_PLACED}) AS newest FROM articles GROUP BY cluster_id) "
+        f"(SELECT MIN({PLACED}) AS oldest, MAX({PLACED}) AS newest FROM articles GROUP BY cluster_id) "
         f"WHERE oldest < ?", (cutoff, cutoff, cutoff)).fetchone()
     return int(articles), int(removed), int(kept)
 

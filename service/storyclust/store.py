@@ -52,7 +52,12 @@ def select_in(db: sqlite3.Connection, sql: str, values: list, args: list | None 
         chunk = values[start:start + SQL_CHUNK]
         yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk + (args or []))
 
-SCHEMA = """
+# An article's place in time: its publication, or its arrival when undated. The job's spans and
+# retention select by it, and SQLite uses its index (articles_placed) only for this very
+# expression: SQL that reads it writes PLACED.
+PLACED = "COALESCE(published_ts, ingested_at)"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,7 +86,7 @@ CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
 CREATE INDEX IF NOT EXISTS articles_copies ON articles(duplicate_of) WHERE duplicate_of IS NOT NULL;
 -- An article's place in time (publication, or arrival when undated), as the job's spans and
 -- retention read it: an expiry finds the oldest articles without scanning the table.
-CREATE INDEX IF NOT EXISTS articles_placed ON articles(COALESCE(published_ts, ingested_at));
+CREATE INDEX IF NOT EXISTS articles_placed ON articles({PLACED});
 CREATE TABLE IF NOT EXISTS clusters (
     cluster_id TEXT PRIMARY KEY,
     created_at REAL NOT NULL,
