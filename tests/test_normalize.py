@@ -26,6 +26,7 @@ def bodies() -> list[str]:
         ("\u201cQuoted\u201d \u2018single\u2019 \u201eLow\u201c \u00abguillemets\u00bb", "\"Quoted\" 'single' \"Low\" \"guillemets\""),
         ("it\u2019s a 2013\u20132014 deal \u2014 or not", "it's a 2013-2014 deal - or not"),
         ("soft\u00adhyphen zero\u200bwidth \ufeffbom", "softhyphen zerowidth bom"),
+        ("\u200f\u0627\u0644\u062e\u0628\u0631\u200e 2025\u200e \u2067mark\u2069ed wo\u2060rd\u061c", "\u0627\u0644\u062e\u0628\u0631 2025 marked word"),
         ("AT&amp;T &lt;b&gt;bold&lt;/b&gt; &quot;q&quot; &#8217;s &#x41;", "AT&T bold \"q\" 's A"),
         ("&amp;amp; double&amp;nbsp;escaped", "& double escaped"),  # feeds escaped twice
         ("<p>One</p><p>Two<br/>Three</p>", "One Two Three"),

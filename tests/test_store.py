@@ -5,6 +5,7 @@ with new content is an update."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from conftest import load_dataset
 from storyclust.article import parse_article
 from storyclust.config import Settings
 from storyclust.engine import Engine
-from storyclust.normalize import lead_hash
+from storyclust.normalize import HASH_VERSION, content_hash, lead_hash
 from storyclust.profile import SENTENCE_BUCKETS
 from storyclust.store import Store
 
@@ -269,6 +270,31 @@ def test_a_store_made_before_lead_hashes_opens_and_stores_them_from_then_on(copy
         engine.ingest([parse_article(late)])
         stored = engine.store.db.execute("SELECT lead_hash FROM articles WHERE id='excerpt'").fetchone()[0]
         assert stored == lead_hash(rows[1]["text"]) and stored is not None
+    finally:
+        engine.store.close()
+
+
+def test_a_copy_differing_in_direction_marks_only_is_exact_also_in_a_store_hashed_before(settings, encoder):
+    """Right-to-left pages set direction marks around figures and Latin words, and another
+    site's copy of the same article lacks them: the copy is an exact duplicate. A store hashed
+    before the marks were dropped (``hash_version`` missing) re-hashes its marked texts when
+    opened, so the unmarked copy posted after an upgrade still finds its original."""
+    original = load_dataset("semeval2022-pairs-sample", lang="ar", limit=1)[0]
+    marked_text = re.sub(r"([0-9A-Za-z]+)", "\u200e\\1\u200e", original["text"]).replace(".", ".\u200f")
+    assert marked_text != original["text"]
+    web_copy = {"id": "web-copy", "text": marked_text, "title": original["title"]}
+    engine = Engine(settings, encoder=encoder)
+    engine.ingest([parse_article(web_copy)])
+    engine.store.db.execute("UPDATE articles SET content_hash='hashed-by-v1', lead_hash=NULL WHERE id='web-copy'")
+    engine.store.db.execute("DELETE FROM meta WHERE key='hash_version'")
+    engine.store.close()
+    engine = Engine(settings, encoder=encoder)
+    try:
+        assert engine.store.get_meta("hash_version") == str(HASH_VERSION)
+        stored = engine.store.db.execute("SELECT content_hash, lead_hash FROM articles WHERE id='web-copy'").fetchone()
+        assert stored == (content_hash(original["text"]), lead_hash(original["text"]))
+        decision = engine.ingest([parse_article({**original, "id": "agency-copy"})])[0]
+        assert (decision.relation, decision.duplicate_of) == ("exact_duplicate", "web-copy")
     finally:
         engine.store.close()
 

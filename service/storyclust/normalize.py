@@ -16,6 +16,14 @@ from itertools import islice
 
 import regex
 
+# What the stored hashes were computed with: ``store`` re-hashes, once, the articles that an
+# older version hashed differently. 2 drops ``DIRECTION_MARKS``, which 1 kept.
+HASH_VERSION = 2
+# The marks that set the direction of right-to-left text (LRM, RLM, the embeddings, overrides and
+# isolates, the Arabic letter mark) and the word joiner: invisible, and put there by an editor or
+# a site's template rather than the author, so a copy taken from another site lacks or adds them.
+DIRECTION_MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\u2060"
+
 _TAG = regex.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|</?[a-zA-Z][^<>]*>", regex.S | regex.I)
 _SPACE = regex.compile(r"\s+")
 _PUNCT_SPACE = regex.compile(r"\s*(\p{P})\s*")  # "<b>World</b>!" -> "World !": spacing at punctuation is layout
@@ -25,6 +33,7 @@ _QUOTES = str.maketrans(
         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
         "\u00ab": '"', "\u00bb": '"', "\u2039": "'", "\u203a": "'",
         "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00ad": None, "\u200b": None, "\ufeff": None,
+        **dict.fromkeys(DIRECTION_MARKS, None),
     }
 )
 # Words: a run of letters/digits, or one ideograph/kana/Thai character (scripts written

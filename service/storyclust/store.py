@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .normalize import DIRECTION_MARKS, HASH_VERSION, content_hash, lead_hash
 from .profile import COUNTED_TERMS_VERSION, Profile
 
 SCHEMA_VERSION = 1
@@ -39,6 +40,7 @@ TERM_DF_UPTO = "term_df_upto"  # meta key: term_df counts the articles with rowi
 STORE_FILE = "storyclust.sqlite3"  # in the data directory
 TERM_DF_KEYS = "term_df_keys"  # meta key: the profile.COUNTED_TERMS_VERSION term_df was counted in
 REPAIRED_UPTO = "repaired_upto"  # meta key: the API's repairs have had every article with rowid <= this
+HASH_KEY = "hash_version"  # meta key: the normalize.HASH_VERSION of the stored content and lead hashes
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +212,27 @@ class Store:
             raise RuntimeError(f"{self.path}: schema version {version}, this storyclust needs {SCHEMA_VERSION}")
         if self.get_meta(TERM_DF_KEYS) != str(COUNTED_TERMS_VERSION):
             self._recount_terms()
+        if self.get_meta(HASH_KEY) != str(HASH_VERSION):
+            self._rehash()
+
+    def _rehash(self) -> None:
+        """Re-hash the articles whose hashes an earlier normalisation computed differently, so
+        that a copy posted now is still found as an exact duplicate of them. A store without the
+        key was hashed by version 1, which kept ``DIRECTION_MARKS``: only the texts that carry
+        one can hash differently now, and SQLite finds them without parsing every text in Python."""
+        self.begin()
+        try:
+            marked = " OR ".join("instr(text, ?) > 0" for _ in DIRECTION_MARKS)
+            rows = self.db.execute(f"SELECT rowid, text FROM articles WHERE {marked}", list(DIRECTION_MARKS)).fetchall()
+            self.db.executemany("UPDATE articles SET content_hash=?, lead_hash=? WHERE rowid=?",
+                                [(content_hash(text), lead_hash(text), rowid) for rowid, text in rows])
+            if rows:
+                log.warning("%s: re-hashed %d articles for normalisation version %d", self.path, len(rows), HASH_VERSION)
+            self.set_meta(HASH_KEY, str(HASH_VERSION))
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def _recount_terms(self) -> None:
         """Drop the term_df checkpoint of a store counted by an earlier version (a store without
