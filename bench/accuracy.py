@@ -4,7 +4,7 @@ MinHash alone.
     .venv/bin/python bench/accuracy.py [--sets ecbplus-dev allsides-train clustmcms-dev] [--folds 5]
                                        [--held-out newswcl50] [--one-day 2024-05-01] [--one-year 2024]
                                        [--footer-share 0.3] [--no-untitled] [--chrome-outlets 50]
-                                       [--pool-topics 307 --pools 5] [--errors N]
+                                       [--pool-topics 307 --pools 5] [--shuffled 3] [--errors N]
 
 storyclust: each set is split into folds by topic (ECB+: the topic holding two similar events;
 elsewhere the story); for every fold a pair scorer is trained on the other two sets and the
@@ -32,6 +32,9 @@ are worth and whether their absence reads as evidence against.
 Chrome rows (``--chrome-outlets N``): each text ends with the paywall and newsletter lines of
 one of N outlets (by a hash of the id), as scraped pages carry their site's chrome; with 50
 outlets each is a fiftieth of the feed, under the twentieth at which a sentence is boilerplate.
+Shuffled rows (``--shuffled N``): the same pass over the set in N random orders (seeded), means
+and range: the dev files list each story's reports together, the order kindest to the online
+pass, while a real feed interleaves stories; they show how much the answers owe to that order.
 Pool rows (``--pool-topics K``): a set the size of a test split, as an unseen set of the same
 kind would come: K of the set's topics drawn at random (``--pools`` draws, seeded), ingested
 alone and repaired, decided by a scorer trained on the other dev sets and the rest of this one's
@@ -117,12 +120,12 @@ def with_site_chrome(text: str, article_id: str, outlets: int) -> str:
 def storyclust_oof(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int, encoder,
                    date: str | None = None, year: str | None = None,
                    footer_share: float = 0.0, error_limit: int = 0, untitled: bool = False,
-                   outlets: int = 0) -> tuple[dict, dict, float]:
+                   outlets: int = 0, shuffle_seed: int | None = None) -> tuple[dict, dict, float]:
     """One online pass over the whole set then its repair, each article decided (and each pair
     of the repair scored) by the scorer of its fold: see ``one_pass``."""
     fold, scorers = fold_scorers(name, sets, tables, folds)
     return one_pass(sets[name], fold, scorers, encoder, date=date, year=year, footer_share=footer_share,
-                    error_limit=error_limit, untitled=untitled, outlets=outlets)
+                    error_limit=error_limit, untitled=untitled, outlets=outlets, shuffle_seed=shuffle_seed)
 
 
 def fold_scorers(name: str, sets: dict[str, list[Doc]], tables: dict, folds: int) -> tuple[list[int], dict]:
@@ -161,7 +164,7 @@ def fold_edge_scorer(fold_of_id: dict[str, int], scorers: dict) -> recluster.Edg
 
 def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str | None = None,
              year: str | None = None, footer_share: float = 0.0, error_limit: int = 0,
-             untitled: bool = False, outlets: int = 0) -> tuple[dict, dict, float]:
+             untitled: bool = False, outlets: int = 0, shuffle_seed: int | None = None) -> tuple[dict, dict, float]:
     """What `storyclust cluster` answers for ``docs`` in order: one online pass, each article
     decided by ``scorers[fold[i]]``, then the repair over the run's articles
     (``recluster.repair_articles``) with each pair scored by its first article's fold scorer.
@@ -171,7 +174,11 @@ def one_pass(docs: list[Doc], fold: list[int], scorers: dict, encoder, date: str
     of the id) end with ``FOOTER``; with ``untitled``, no article has a title; with ``outlets``,
     each text ends with one of that many outlets' chrome (``with_site_chrome``). With
     ``error_limit``, the repaired scores hold the worst wrong merges and splits under "errors"
-    (``evaluation.errors``)."""
+    (``evaluation.errors``). With ``shuffle_seed``, the articles are posted in that seed's
+    random order instead of the file's."""
+    if shuffle_seed is not None:
+        order = np.random.default_rng(shuffle_seed).permutation(len(docs))
+        docs, fold = [docs[i] for i in order], [fold[i] for i in order]
     articles = [d.article for d in docs]
     if date:
         articles = [a.model_copy(update={"published_at": date}) for a in articles]
@@ -260,6 +267,8 @@ def main() -> None:
     parser.add_argument("--pool-topics", type=int, default=0,
                         help="topics per pool in the pool rows (0 to skip them; AllSides' test split: 307)")
     parser.add_argument("--pools", type=int, default=5, help="pools drawn for the pool rows")
+    parser.add_argument("--shuffled", type=int, default=0, metavar="N",
+                        help="the shuffled rows: the pass in N random orders instead of the file's (0 to skip them)")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--errors", type=int, default=0, metavar="N",
                         help="print the N worst wrong merges and splits of each set's first row")
@@ -307,6 +316,14 @@ def main() -> None:
             m, online, _ = run(outlets=args.chrome_outlets)
             print(row(f"{label}, chrome of {args.chrome_outlets} outlets", m,
                       f"robustness: each site's paywall lines (online only {online['b3_f1']:.3f})"), flush=True)
+        if args.shuffled:
+            runs = [run(shuffle_seed=seed) for seed in range(args.shuffled)]
+            for k, what in ((0, ""), (1, ", online only")):
+                f1 = [r[k]["b3_f1"] for r in runs]
+                mean = {key: float(np.mean([r[k][key] for r in runs]))
+                        for key in ("b3_precision", "b3_recall", "b3_f1", "pair_f1", "ari")}
+                print(row(f"{label}, shuffled{what}", mean, f"robustness: stories interleaved; mean of "
+                          f"{len(runs)} random orders (B3 F1 {min(f1):.3f}-{max(f1):.3f})"), flush=True)
         if args.pool_topics and not held_out:
             pools = pooled(name, sets, tables, args.pool_topics, args.pools, encoder)
             mean = {k: float(np.mean([p[k] for p in pools])) for k in ("b3_precision", "b3_recall", "b3_f1", "pair_f1", "ari")}
