@@ -223,11 +223,14 @@ class Store:
         self.begin()
         try:
             marked = " OR ".join("instr(text, ?) > 0" for _ in DIRECTION_MARKS)
-            rows = self.db.execute(f"SELECT rowid, text FROM articles WHERE {marked}", list(DIRECTION_MARKS)).fetchall()
-            self.db.executemany("UPDATE articles SET content_hash=?, lead_hash=? WHERE rowid=?",
-                                [(content_hash(text), lead_hash(text), rowid) for rowid, text in rows])
-            if rows:
-                log.warning("%s: re-hashed %d articles for normalisation version %d", self.path, len(rows), HASH_VERSION)
+            rowids = [r for (r,) in self.db.execute(f"SELECT rowid FROM articles WHERE {marked}", list(DIRECTION_MARKS))]
+            for start in range(0, len(rowids), SQL_CHUNK):  # a chunk of texts in memory at a time
+                texts = select_in(self.db, "SELECT rowid, text FROM articles WHERE rowid IN ({})",
+                                  rowids[start:start + SQL_CHUNK])
+                self.db.executemany("UPDATE articles SET content_hash=?, lead_hash=? WHERE rowid=?",
+                                    [(content_hash(text), lead_hash(text), rowid) for rowid, text in list(texts)])
+            if rowids:
+                log.warning("%s: re-hashed %d articles for normalisation version %d", self.path, len(rowids), HASH_VERSION)
             self.set_meta(HASH_KEY, str(HASH_VERSION))
             self.commit()
         except BaseException:
