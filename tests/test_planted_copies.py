@@ -312,7 +312,7 @@ def test_a_footer_on_a_tenth_of_the_feed_does_not_make_briefs_copies(tmp_path, e
     assert copy.relation in COPIES and copy.duplicate_of == feed[392]["id"]
 
 
-def test_copies_laid_out_again_cut_from_the_middle_or_scraped_with_links_are_near_duplicates(planted):
+def test_copies_laid_out_again_without_their_opening_or_scraped_with_links_are_near_duplicates(planted):
     """Copies the planted set lacks: paragraphs in another order, an excerpt that skips the
     opening, a page with navigation and links to other stories around the text. Every one is a
     near duplicate of its original, or of one of its planted copies, in its story (measured 60
@@ -321,7 +321,7 @@ def test_copies_laid_out_again_cut_from_the_middle_or_scraped_with_links_are_nea
     cluster_of = {d.id: d.cluster_id for d in first}
     rng = random.Random(5)
     made = []
-    for i, r in enumerate(originals[:30]):
+    for r in originals[:30]:
         related = [o.get("title") or o["text"][:80] for o in rng.sample(originals, 5) if o is not r]
         for kind, text in (("reordered", reorder(r["text"])), ("tail", tail(r["text"])),
                            ("page", page(r["text"], related))):
