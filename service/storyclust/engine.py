@@ -420,7 +420,7 @@ class Engine:
                 cosine_of[rowid] = float(vector @ p.embedding)
         candidates = [c for c in self._candidates(list(cosine_of)) if self._comparable(p, c)]
 
-        copy = self._near_duplicate(p, candidates)
+        copy = self._near_duplicate(p, candidates, cosine_of)
         if copy is not None:
             cand, jac, cont = copy
             return Decision(a.id, cand.cluster_id, "near_duplicate", cand.id, max(jac, cont),
@@ -435,21 +435,27 @@ class Engine:
             return False
         return True
 
-    def _near_duplicate(self, p: Prepared, candidates: list[Candidate]) -> tuple[Candidate, float, float] | None:
+    def _near_duplicate(self, p: Prepared, candidates: list[Candidate],
+                        cosine_of: dict[int, float]) -> tuple[Candidate, float, float] | None:
         """The stored article this one copies, with (Jaccard, containment), or None.
 
         MinHash flags suspects cheaply; each suspect is then verified on the exact shingle sets,
         because containment estimated from a small Jaccard is noise when one text is tiny
         beside the other (a one-sentence brief against a long report), leaving out boilerplate
-        shingles (:mod:`storyclust.boilerplate`).
+        shingles (:mod:`storyclust.boilerplate`). For the same reason MinHash can miss such a
+        pair altogether, so a short body is also checked against its closest neighbours
+        (``near_dup_short_shingles``, ``near_dup_short_neighbours``).
         """
         if not candidates:
             return None
         sigs = np.array([c.signature for c in candidates])
+        sizes = np.array([c.shingles for c in candidates])
         jac = minhash.jaccard(p.signature, sigs)
-        cont = minhash.containment(jac, p.shingles, np.array([c.shingles for c in candidates]))
-        suspects = np.flatnonzero((jac >= self.settings.near_dup_jaccard * 0.8)
-                                  | (cont >= self.settings.near_dup_containment * 0.8))
+        cont = minhash.containment(jac, p.shingles, sizes)
+        suspect = (jac >= self.settings.near_dup_jaccard * 0.8) | (cont >= self.settings.near_dup_containment * 0.8)
+        closest = np.argsort([-cosine_of[c.rowid] for c in candidates], kind="stable")[:self.settings.near_dup_short_neighbours]
+        suspect[closest] |= np.minimum(p.shingles, sizes[closest]) <= self.settings.near_dup_short_shingles
+        suspects = np.flatnonzero(suspect)
         if not len(suspects):
             return None
         size = self.settings.shingle_size
