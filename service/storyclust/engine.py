@@ -453,8 +453,10 @@ class Engine:
         jac = minhash.jaccard(p.signature, sigs)
         cont = minhash.containment(jac, p.shingles, sizes)
         suspect = (jac >= self.settings.near_dup_jaccard * 0.8) | (cont >= self.settings.near_dup_containment * 0.8)
-        closest = np.argsort([-cosine_of[c.rowid] for c in candidates], kind="stable")[:self.settings.near_dup_short_neighbours]
-        suspect[closest] |= np.minimum(p.shingles, sizes[closest]) <= self.settings.near_dup_short_shingles
+        short = self.settings.near_dup_short_shingles
+        if p.shingles <= short or (sizes <= short).any():  # else no pair has a short body
+            closest = np.argsort([-cosine_of[c.rowid] for c in candidates], kind="stable")[:self.settings.near_dup_short_neighbours]
+            suspect[closest] |= np.minimum(p.shingles, sizes[closest]) <= short
         suspects = np.flatnonzero(suspect)
         if not len(suspects):
             return None
