@@ -15,6 +15,11 @@ peer) and MinHash Jaccard alone: Pearson r with the rating (sign turned, so that
 alike; the task's own metric), Spearman rho, and the AUC of telling same-story pairs apart.
 Pairs across languages are listed without figures: under the default English model articles
 in different languages never join (``STORYCLUST_MODEL_MULTILINGUAL``), whatever they score.
+
+With ``--stories``, also what ``storyclust cluster`` makes of the rated pairs: the whole sample
+is ingested in file order (online, then the repair, as the command runs), and for each rounded
+rating the share of the same-language pairs whose two articles end in one story, online and
+repaired. It is the contract's answer rather than the scorer's, read against people's ratings.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,7 +38,9 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storyclust import minhash  # noqa: E402
+from storyclust import minhash, recluster  # noqa: E402
+from storyclust.config import Settings  # noqa: E402
+from storyclust.engine import Engine  # noqa: E402
 from storyclust.features import feature_matrix, pair_features, sentence_alignment  # noqa: E402
 from storyclust.scorer import PairScorer  # noqa: E402
 from storyclust.term_stats import TermStats  # noqa: E402
@@ -57,12 +65,44 @@ def pair_scores(docs: dict[str, Doc], pairs: list[dict], scorer: PairScorer, sta
             "MinHash Jaccard": np.array(jaccards)}
 
 
+def story_shares(docs: dict[str, Doc], pairs: list[dict], encoder) -> None:
+    """Print, per rounded rating, the share of same-language pairs in one story after the
+    online pass and after the repair, the sample ingested as ``storyclust cluster`` ingests it."""
+    articles = [d.article for d in docs.values()]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(Settings(data_dir=Path(tmp), fsync=False), encoder=encoder)
+        online = {decision.id: decision.cluster_id
+                  for i in range(0, len(articles), 128) for decision in engine.ingest(articles[i:i + 128])}
+        report = recluster.repair_articles(engine, [a.id for a in articles])
+        repaired = {**online, **{line["id"]: line["cluster_id"] for line in report.lines}}
+        engine.store.close()
+    within = [p for p in pairs if p["lang_pair"].split("-")[0] == p["lang_pair"].split("-")[1]]
+    print(f"\nstoryclust on the {len(within)} same-language pairs (`cluster`): share ending in one story")
+    print(f"{'mean rating':12} {'pairs':>5} {'online':>7} {'repaired':>8} {'en-en repaired':>15}")
+    for rating, label in enumerate(("1 - 1.5", "1.5 - 2.5", "2.5 - 3.5", "3.5 - 4"), start=1):
+        group = [p for p in within if _rating_bucket(p["label"]) == rating]
+        english = [p for p in group if p["lang_pair"] == "en-en"]
+        shares = [np.mean([clusters[p["id1"]] == clusters[p["id2"]] for p in g]) if g else float("nan")
+                  for clusters, g in ((online, group), (repaired, group), (repaired, english))]
+        print(f"{label:12} {len(group):5d} {shares[0]:7.3f} {shares[1]:8.3f} {shares[2]:15.3f}")
+
+
+def _rating_bucket(label: float) -> int:
+    """1-4, the nearest whole rating, halves going to the more alike one (1.5 is "same story",
+    as ``--same-at`` reads it)."""
+    return int(min(4, max(1, np.ceil(label - 0.5))))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--same-at", type=float, default=1.5,
                         help="a pair whose mean Overall rating is at most this is one story (1 = same story)")
+    parser.add_argument("--stories", action="store_true",
+                        help="also ingest the sample as `storyclust cluster` does and print, per rating, "
+                             "the share of pairs ending in one story")
     args = parser.parse_args()
-    docs = {d.row["id"]: d for d in prepare_set(SET, cached_encoder())}
+    encoder = cached_encoder()
+    docs = {d.row["id"]: d for d in prepare_set(SET, encoder)}
     pairs = [json.loads(line) for line in (SHARED / "data" / SET / "pairs.jsonl").open(encoding="utf-8")
              if line.strip()]
     pairs = [p for p in pairs if p["id1"] in docs and p["id2"] in docs]
@@ -84,6 +124,8 @@ def main() -> int:
             auc = roc_auc_score(same, values) if 0 < same.sum() < len(same) else float("nan")
             print(f"{languages:8} {len(group):4d} {int(same.sum()):4d}  {signal:20} "
                   f"{pearsonr(values, similarity)[0]:8.3f} {spearmanr(values, similarity)[0]:8.3f} {auc:6.3f}")
+    if args.stories:
+        story_shares(docs, pairs, encoder)
     return 0
 
 
