@@ -355,8 +355,8 @@ def cmd_expire(args: argparse.Namespace) -> int:
 
     cutoff = parse_cutoff(args.before)  # before the model loads
     engine = _engine(get_settings(data_dir=args.data_dir))
-    with tqdm(total=count_expired(engine, cutoff)[0], unit="article", desc="expire", file=sys.stderr,
-              disable=args.dry_run) as bar:
+    total = None if args.dry_run else count_expired(engine, cutoff)[0]  # a dry run counts once, in expire
+    with tqdm(total=total, unit="article", desc="expire", file=sys.stderr, disable=args.dry_run) as bar:
         expiry = expire(engine, args.before, dry_run=args.dry_run, progress=bar.update)
     if expiry.articles and not expiry.dry_run:
         engine.save_indexes()  # the next start loads them instead of reconciling them with the store
