@@ -1,12 +1,15 @@
 """Bad input in random combinations (seeded, so a failure replays): the explicit cases in
 test_api.py each break one field; a feed breaks several at once, and in bodies of every shape.
-Whatever comes in, the API answers 2xx or a 4xx whose message names a field, and an article is
-stored exactly when its answer said so."""
+Whatever comes in, the API answers 2xx, 404 for what does not exist, or a 4xx whose message names
+a field, and an article is stored exactly when its answer said so."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 from urllib.parse import quote
+
+from fastapi.testclient import TestClient
 
 from storyclust.seeds import load_seeds
 
@@ -33,7 +36,7 @@ def _article(rng: random.Random) -> dict:
     return article
 
 
-def _request(client, rng: random.Random):
+def _request(client: TestClient, rng: random.Random) -> tuple[Any, list[dict]]:
     """One random request; returns (response, the articles it posted for storing)."""
     kind = rng.random()
     if kind < 0.4:
