@@ -352,12 +352,14 @@ def test_a_brief_and_its_full_story_are_copies_in_either_order(tmp_path, encoder
     now checked on their exact shingles (``near_dup_short_shingles``)."""
     stories = [r for r in load_dataset("ecbplus-dev") if len(r["text"].split()) >= 200][::4][:60]
     for brief_first in (False, True):
-        engine = Engine(Settings(data_dir=tmp_path / f"brief-first-{brief_first}"), encoder=encoder)
         briefs = [{"id": f"brief::{r['id']}", "title": "Brief", "text": brief(r["text"])} for r in stories]
         full = [{"id": r["id"], "title": r["title"], "text": r["text"]} for r in stories]
-        engine.ingest([parse_article(a) for a in (briefs if brief_first else full)])
-        later = [engine.ingest([parse_article(a)])[0] for a in (full if brief_first else briefs)]
+        engine = Engine(Settings(data_dir=tmp_path / f"brief-first-{brief_first}"), encoder=encoder)
+        try:
+            engine.ingest([parse_article(a) for a in (briefs if brief_first else full)])
+            later = [engine.ingest([parse_article(a)])[0] for a in (full if brief_first else briefs)]
+        finally:
+            engine.store.close()
         missed = [(d.id, d.relation, d.duplicate_of) for d, r in zip(later, stories)
                   if d.relation != "near_duplicate" or d.duplicate_of.split("::")[-1] != r["id"]]
         assert len(missed) <= 1, (brief_first, missed)
-        engine.store.close()
