@@ -14,7 +14,6 @@ in-memory indexes are rolled back with it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import sqlite3
@@ -320,7 +319,7 @@ class Engine:
     def _decide_and_store(self, p: Prepared) -> tuple[Decision, int]:
         decision = self.decide(p)
         if decision.relation == "new_story":
-            decision.cluster_id = self._new_cluster_id(p.article.id)
+            decision.cluster_id = self.store.unused_cluster_id(p.article.id)
         a = p.article
         rowid = self.store.insert(
             article_id=a.id, fingerprint=a.fingerprint(), title=a.title, text=a.text,
@@ -336,14 +335,6 @@ class Engine:
         self._known.put(rowid, Candidate(rowid, a.id, decision.cluster_id, p.lang, p.published_ts,
                                          p.shingles, p.signature, p.profile))
         return decision, rowid
-
-    def _new_cluster_id(self, article_id: str) -> str:
-        base = "s-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
-        cluster_id, n = base, 1
-        while self.store.cluster_exists(cluster_id):
-            n += 1
-            cluster_id = f"{base}-{n}"
-        return cluster_id
 
     # --- deletion -------------------------------------------------------------------------------
     def delete(self, article_id: str) -> bool:

@@ -19,7 +19,8 @@ the stored signals alone (embeddings, MinHash signatures, profiles; nothing is r
    count 0. Then a merge of two groups much tighter inside than across is undone (two look-alike
    events, whose moderate scores across cleared the threshold; ``ReclusterConfig.split_ratio``),
    and so is a lone article's join to a story it mostly does not link with
-   (``ReclusterConfig.lone_majority``);
+   (``ReclusterConfig.lone_majority``). Editors' corrections (:mod:`corrections`) enter as pair
+   scores: articles an editor set apart never end in one story, those put together merge first;
 5. stable ids: an old story's id goes to the new cluster holding most of its articles; a cluster
    that holds most of several keeps the oldest and records the others as aliases;
 6. one write transaction under the engine lock. Articles ingested after the snapshot keep their
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -48,15 +48,15 @@ import numpy as np
 
 from .article import parse_published
 from .batch_features import ProfileTable, feature_rows
+from .corrections import constraint_pairs, hold_partners, with_constraints
 from .job_candidates import band_pairs, neighbour_pairs, pair_cosines
 from .linkage import average_linkage, strong_components
 from .neighbourhood import margins, nearest_cosines
-from .store import COPIES, PLACED, select_in
+from .store import COPIES, GENERATION_KEY, PLACED, select_in
 
 log = logging.getLogger(__name__)
 
 DUPLICATES = tuple(sorted(COPIES))  # the copy relations, in a fixed order for SQL parameters
-_GENERATION_KEY = "recluster_generation"  # meta: bumped by every committed job
 _JOB_LOCK = threading.Lock()  # one job per process; across processes the generation check refuses a stale write
 
 
@@ -262,19 +262,23 @@ def _scope_sql(spans: Spans, held_rows: bool = False) -> tuple[str, list]:
 
 
 @contextlib.contextmanager
-def _held_rows(engine, rows: Sequence[int] | None) -> Iterator[bool]:
+def _held_rows(engine, spans: Spans, rows: Sequence[int] | None) -> Iterator[bool]:
     """``rows`` in a temporary table of this thread's reader connection while the job runs (the
-    job reads its scope twice, and the list can be longer than SQL parameters may be); whether
-    there are any."""
-    if not rows:
+    job reads its scope twice, and the list can be longer than SQL parameters may be), with,
+    unless the job takes everything, the other side of each correction its scope meets
+    (:func:`corrections.hold_partners`); whether there are any."""
+    db = engine.store.reader()
+    corrected = spans != EVERYTHING and db.execute("SELECT 1 FROM corrections LIMIT 1").fetchone() is not None
+    if not rows and not corrected:
         yield False
         return
-    db = engine.store.reader()
     db.execute("CREATE TEMP TABLE IF NOT EXISTS job_rows(rowid INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM temp.job_rows")
-    db.executemany("INSERT OR IGNORE INTO temp.job_rows VALUES (?)", ((r,) for r in rows))
+    db.executemany("INSERT OR IGNORE INTO temp.job_rows VALUES (?)", ((r,) for r in rows or ()))
+    if corrected:
+        hold_partners(db, *_scope_sql(spans, held_rows=True))
     try:
-        yield True
+        yield db.execute("SELECT 1 FROM temp.job_rows LIMIT 1").fetchone() is not None
     finally:
         db.execute("DELETE FROM temp.job_rows")
 
@@ -287,7 +291,7 @@ def _take_snapshot(engine, spans: Spans, held_rows: bool = False) -> _Snapshot:
     db = engine.store.reader()
     db.execute("BEGIN")
     try:
-        generation = engine.store.get_meta(_GENERATION_KEY)
+        generation = engine.store.get_meta(GENERATION_KEY)
         max_rowid = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0])
         dup_marks = ",".join("?" * len(DUPLICATES))
         nodes = int(db.execute(f"SELECT COUNT(*) FROM articles WHERE {scope} AND relation NOT IN ({dup_marks})",
@@ -576,19 +580,6 @@ def _mean_cluster_score(n: int, label: np.ndarray, a: np.ndarray, b: np.ndarray,
 # --------------------------------------------------------------------------------------------
 # 6. The write
 # --------------------------------------------------------------------------------------------
-def _unused_id(db: sqlite3.Connection, article_id: str, taken: set[str]) -> str:
-    """The online naming (``s-`` + hash of the first article), avoiding live ids and aliases."""
-    base = "s-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
-    candidate, n = base, 1
-    while (candidate in taken
-           or db.execute("SELECT 1 FROM clusters WHERE cluster_id=?", (candidate,)).fetchone()
-           or db.execute("SELECT 1 FROM cluster_aliases WHERE alias=?", (candidate,)).fetchone()):
-        n += 1
-        candidate = f"{base}-{n}"
-    taken.add(candidate)
-    return candidate
-
-
 def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], None] | None) -> tuple[dict[int, str], dict]:
     """Apply the plan in one transaction under the engine lock; returns the final id of each
     label and what reconciliation did. A failure anywhere rolls everything back."""
@@ -598,15 +589,16 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
     with engine.lock:
         store.begin()
         try:
-            if store.get_meta(_GENERATION_KEY) != snap.generation:
-                raise StaleSnapshot("another re-clustering committed since this one's snapshot; run it again")
+            if store.get_meta(GENERATION_KEY) != snap.generation:
+                raise StaleSnapshot("another re-clustering or a correction committed since this one's snapshot; "
+                                    "run it again")
             final = dict(plan.kept)
             taken: set[str] = set()
             first_row: dict[int, int] = {}
             for i, lab in zip(plan.rows.tolist(), plan.label.tolist()):
                 first_row.setdefault(lab, i)
             for lab in sorted(set(plan.label.tolist()) - set(final)):
-                final[lab] = _unused_id(db, snap.ids[first_row[lab]], taken)
+                final[lab] = store.unused_cluster_id(snap.ids[first_row[lab]], taken)
 
             renames = list(plan.renamed.items())
             created: dict[str, float] = {}
@@ -626,7 +618,7 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
             moved_ids = [final[lab] for lab in plan.label[plan.moved].tolist()]
             db.executemany("UPDATE articles SET cluster_id=? WHERE rowid=?",
                            zip(moved_ids, snap.rowid[moved_rows].tolist()))
-            followed = _follow_originals(db, [(snap.ids[i], c) for i, c in zip(moved_rows.tolist(), moved_ids)])
+            followed = store.follow_originals([(snap.ids[i], c) for i, c in zip(moved_rows.tolist(), moved_ids)])
 
             touched_ids = sorted({final[lab] for lab in plan.touched} | plan.left)
             _fix_relations(db, snap, plan, final)
@@ -639,7 +631,7 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
             emptied = db.executemany("DELETE FROM clusters WHERE cluster_id=? AND NOT EXISTS "
                                      "(SELECT 1 FROM articles WHERE cluster_id=?)", [(c, c) for c in plan.left]).rowcount
             after = int(db.execute("SELECT COUNT(*) FROM articles WHERE rowid > ?", (snap.max_rowid,)).fetchone()[0])
-            store.set_meta(_GENERATION_KEY, str(int(snap.generation or 0) + 1))
+            store.bump_generation()
             if before_commit is not None:
                 before_commit()
             store.commit()
@@ -648,30 +640,6 @@ def _write(engine, snap: _Snapshot, plan: _Plan, before_commit: Callable[[], Non
             raise
     return final, {"renamed_rows": renamed_rows, "duplicates_followed": followed,
                    "ingested_during_job": after, "emptied_clusters": emptied}
-
-
-def _follow_originals(db: sqlite3.Connection, moved: list[tuple[str, str]]) -> int:
-    """Duplicates outside the computed rows (out of scope, or ingested during the job) join the
-    new story of the article they copy, down copy chains."""
-    if not moved:
-        return 0
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS recluster_moved(id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL)")
-    db.execute("DELETE FROM recluster_moved")
-    db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", moved)
-    total = 0
-    marks = ",".join("?" * len(DUPLICATES))
-    while True:
-        changed = db.execute(
-            "UPDATE articles SET cluster_id=(SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
-            f"WHERE relation IN ({marks}) AND duplicate_of IN (SELECT id FROM recluster_moved) "
-            "AND cluster_id != (SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
-            "RETURNING id, cluster_id", DUPLICATES).fetchall()
-        if not changed:
-            break
-        total += len(changed)
-        db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", changed)
-    db.execute("DELETE FROM recluster_moved")
-    return total
 
 
 def _fix_relations(db: sqlite3.Connection, snap: _Snapshot, plan: _Plan, final: dict[int, str]) -> None:
@@ -789,7 +757,7 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
     if not _JOB_LOCK.acquire(blocking=False):
         raise JobRunning("a re-clustering is already running in this process")
     try:
-        with _held_rows(engine, rows) as held:
+        with _held_rows(engine, spans, rows) as held:
             return _job(engine, spans, held, since, until, config, before_commit, edge_scorer)
     finally:
         _JOB_LOCK.release()
@@ -824,6 +792,9 @@ def _job(engine, spans: Spans, held_rows: bool, since: str | None, until: str | 
     a, b, score, graph["completion_pairs"] = _complete_components(
         snap, a, b, cos, score, engine.recluster_threshold, window, settings.model_multilingual, config, scorer)
     graph["strong_edges"] = int(np.count_nonzero(score >= engine.recluster_threshold))
+    corrected = constraint_pairs(engine.store.reader(), snap.ids, snap.node_of_row)
+    a, b, score = with_constraints(len(snap.ts), a, b, score, corrected)
+    graph["corrected_pairs"] = len(corrected[0])
     lap("scoring")
     node_label = average_linkage(len(snap.ts), a, b, score, engine.recluster_threshold, config.complete_limit,
                                  config.split_ratio, config.lone_majority, tally=graph)

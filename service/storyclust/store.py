@@ -20,6 +20,7 @@ checkpoints the counts every few thousand articles (:meth:`Store.checkpoint_term
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -41,6 +42,7 @@ STORE_FILE = "storyclust.sqlite3"  # in the data directory
 TERM_DF_KEYS = "term_df_keys"  # meta key: the profile.COUNTED_TERMS_VERSION term_df was counted in
 REPAIRED_UPTO = "repaired_upto"  # meta key: the API's repairs have had every article with rowid <= this
 HASH_KEY = "hash_version"  # meta key: the normalize.HASH_VERSION of the stored content and lead hashes
+GENERATION_KEY = "recluster_generation"  # meta key: bumped by every re-clustering and correction written
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,22 @@ CREATE TABLE IF NOT EXISTS clusters (
 CREATE INDEX IF NOT EXISTS clusters_updated ON clusters(updated_at);
 CREATE TABLE IF NOT EXISTS cluster_aliases (alias TEXT PRIMARY KEY, cluster_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL);
+-- Editors' corrections (:mod:`storyclust.corrections`): each names the articles it moved and
+-- those it set them apart from or put them with, by id, so that it outlives their rows.
+CREATE TABLE IF NOT EXISTS corrections (
+    correction_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    note TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS correction_members (
+    correction_id INTEGER NOT NULL REFERENCES corrections(correction_id) ON DELETE CASCADE,
+    article_id TEXT NOT NULL,
+    side TEXT NOT NULL,
+    PRIMARY KEY (correction_id, article_id)
+);
+CREATE INDEX IF NOT EXISTS correction_members_article ON correction_members(article_id);
 """
 
 ARTICLE_COLUMNS = (
@@ -257,8 +275,8 @@ class Store:
             raise
 
     # --- meta -----------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    def get_meta(self, key: str, db: sqlite3.Connection | None = None) -> str | None:
+        row = (db or self.reader()).execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -499,13 +517,57 @@ class Store:
     def cluster_size(self, cluster_id: str, db: sqlite3.Connection | None = None) -> int:
         return int((db or self.reader()).execute("SELECT COUNT(*) FROM articles WHERE cluster_id=?", (cluster_id,)).fetchone()[0])
 
-    def resolve_cluster(self, cluster_id: str) -> str | None:
+    def resolve_cluster(self, cluster_id: str, db: sqlite3.Connection | None = None) -> str | None:
         """The live story for an id or a merged-away alias, or None."""
-        db = self.reader()
+        db = db or self.reader()
         if db.execute("SELECT 1 FROM clusters WHERE cluster_id=?", (cluster_id,)).fetchone():
             return cluster_id
         row = db.execute("SELECT cluster_id FROM cluster_aliases WHERE alias=?", (cluster_id,)).fetchone()
         return row[0] if row else None
+
+    def unused_cluster_id(self, article_id: str, taken: set[str] | None = None) -> str:
+        """A new story's id: ``s-`` + a hash of its first article, numbered on where that is a
+        live story, an alias or in ``taken`` (ids given out but not yet written; it is added)."""
+        base = "s-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+        candidate, n = base, 1
+        while (candidate in (taken or ())
+               or self.db.execute("SELECT 1 FROM clusters WHERE cluster_id=?", (candidate,)).fetchone()
+               or self.db.execute("SELECT 1 FROM cluster_aliases WHERE alias=?", (candidate,)).fetchone()):
+            n += 1
+            candidate = f"{base}-{n}"
+        if taken is not None:
+            taken.add(candidate)
+        return candidate
+
+    def follow_originals(self, moved: list[tuple[str, str]]) -> int:
+        """Inside the caller's transaction, after articles ``(id, story)`` moved: their copies,
+        down copy chains, join the story of the article they copy. How many moved."""
+        if not moved:
+            return 0
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS recluster_moved(id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL)")
+        db.execute("DELETE FROM recluster_moved")
+        db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", moved)
+        total = 0
+        copies = sorted(COPIES)
+        marks = ",".join("?" * len(copies))
+        while True:
+            changed = db.execute(
+                "UPDATE articles SET cluster_id=(SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
+                f"WHERE relation IN ({marks}) AND duplicate_of IN (SELECT id FROM recluster_moved) "
+                "AND cluster_id != (SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
+                "RETURNING id, cluster_id", copies).fetchall()
+            if not changed:
+                break
+            total += len(changed)
+            db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", changed)
+        db.execute("DELETE FROM recluster_moved")
+        return total
+
+    def bump_generation(self) -> None:
+        """Inside the caller's transaction: a re-clustering that read the store before it is
+        stale (its write is refused; ``recluster.StaleSnapshot``)."""
+        self.set_meta(GENERATION_KEY, str(int(self.get_meta(GENERATION_KEY, self.db) or 0) + 1))
 
     def cluster_members(self, cluster_id: str) -> list[StoredArticle]:
         rows = self.reader().execute(
