@@ -58,7 +58,12 @@ def _request(client: TestClient, rng: random.Random) -> tuple[Any, list[dict]]:
     if kind < 0.9:
         params = {"since": rng.choice(ODD_VALUES[:20]), "limit": rng.choice(ODD_VALUES[:20])}
         return client.get("/clusters", params=params), []
-    path = rng.choice(["/articles/", "/clusters/"]) + rng.choice(["nope", "%00", "x" * 5000, "%ff", "-1"])
+    if kind < 0.94:  # an editor's correction of articles that are not stored, or of no shape at all
+        body = {"action": rng.choice(["split", "move", "merge", None, 1]),
+                "article_ids": rng.choice([[], ["nope"], "nope", [1], [None], ["x" * 600], [SEEDS[0]["id"]] * 2]),
+                "cluster_id": rng.choice(ODD_VALUES[:12]), "note": rng.choice(ODD_VALUES)}
+        return client.post("/corrections", json=body if rng.random() < 0.9 else rng.choice(ODD_VALUES)), []
+    path = rng.choice(["/articles/", "/clusters/", "/corrections/"]) + rng.choice(["nope", "%00", "x" * 5000, "%ff", "-1"])
     return (client.delete(path) if rng.random() < 0.3 and path.startswith("/articles") else client.get(path)), []
 
 

@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..metrics import LatencyMiddleware, Metrics
 from ..repair_schedule import RepairSchedule
 from ..retention import RetentionSchedule
-from . import articles, clusters, dedup, health
+from . import articles, clusters, corrections, dedup, health
 from .admin import router as admin_router
 from .schemas import BARE_LIST_BODIES, UNION_TAGS
 
@@ -74,7 +74,7 @@ def create_app(settings: Settings, encoder: Encoder | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(sqlite3.OperationalError, store_unavailable)
-    for router in (articles.router, clusters.router, dedup.router, health.router, admin_router):
+    for router in (articles.router, clusters.router, corrections.router, dedup.router, health.router, admin_router):
         app.include_router(router)
     app.openapi = lambda: describe_api(app, settings)  # type: ignore[method-assign]
     return app
@@ -188,6 +188,11 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
             continue
         field = field_name(loc)
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # name the tag field, not its object
+            tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+            field = tag if field == "body" else f"{field}.{tag}"
+            if error["type"] == "union_tag_not_found":
+                message = "Field required"
         if field == "body" and isinstance(error.get("input"), (str, bytes)):
             message = "expected a JSON object sent with Content-Type: application/json"
         errors.append({"field": field, "message": message})

@@ -42,7 +42,7 @@ PostedArticles = Annotated[
     Union[Annotated[Article, Tag("article")], Annotated[ArticleBatch, Tag("batch")]],
     Discriminator(_posted_kind),
 ]
-UNION_TAGS = frozenset({"article", "batch"})
+UNION_TAGS = frozenset({"article", "batch", "split", "move"})  # tags of body unions: these, api.corrections
 BARE_LIST_BODIES = frozenset({"ArticleBatch", "DedupRequest"})  # bodies that also take their list alone
 
 
