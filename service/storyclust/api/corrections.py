@@ -15,7 +15,7 @@ from .deps import get_engine, require_read_key, require_write_key
 from .schemas import Problem, utc
 
 router = APIRouter(prefix="/corrections", tags=["corrections"])
-NOT_FOUND = {404: {"model": Problem, "description": "No correction with this id."}}
+NOT_FOUND = {404: {"model": Problem, "description": "No correction with this id."}, 422: {"model": Problem}}
 ArticleId = Annotated[str, Field(min_length=1, max_length=512)]
 StoryId = Annotated[str, Field(min_length=1, max_length=512)]
 CorrectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="As `POST /corrections` answered it.")]
@@ -83,7 +83,8 @@ def post_correction(body: CorrectionRequest, engine: Annotated[Engine, Depends(g
     return CorrectionOut.of(made)
 
 
-@router.get("", response_model=CorrectionPage, dependencies=[Depends(require_read_key)])
+@router.get("", response_model=CorrectionPage, dependencies=[Depends(require_read_key)],
+            responses={422: {"model": Problem}})
 def list_corrections(
     engine: Annotated[Engine, Depends(get_engine)],
     limit: Annotated[int, Query(ge=1, le=200, description="Corrections per page.")] = 50,
