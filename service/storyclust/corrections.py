@@ -14,8 +14,9 @@ between the articles it names, which the job (:mod:`recluster`) reads as pair sc
 A split sets the articles it takes out apart from the rest of their story; a move puts the
 articles together with the members of the story they join (the editor vouches for that story as
 it stands: its members then merge as one block, and no merge order can set one of them apart)
-and sets them apart from the rest of the stories they leave. Where corrections disagree on a pair, the latest wins. Only originals are named:
-copies (exact and near duplicates) follow the article they copy, as everywhere else. A job whose
+and sets them apart from the rest of the stories they leave. Where corrections disagree on a
+pair, the latest wins. Only originals are named: copies (exact and near duplicates) follow the
+article they copy, as everywhere else. A job whose
 span holds one side of a correction also re-clusters the other (:func:`hold_partners`), so a
 dated span cannot break a correction. Withdrawing one moves nothing back: the next job decides
 those articles freely again.
@@ -23,10 +24,11 @@ those articles freely again.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,69 +71,45 @@ def split(engine, article_ids: Sequence[str], cluster_id: str | None = None, not
     """Take ``article_ids`` (originals of one story, not all of it) out of their story into a new
     one, set apart from the rest. ``cluster_id``, when given, is the story the caller sees them in:
     the split is refused if they are no longer there (a job or another editor moved them)."""
-    with engine.lock:
-        store = engine.store
-        store.begin()
-        try:
-            moved = _originals(store, article_ids)
-            stories = sorted({a.cluster_id for a in moved})
-            if len(stories) > 1:
-                raise CorrectionError(f"article_ids: the articles are in {len(stories)} stories ({', '.join(stories)}); "
-                                      "a split takes articles of one story")
-            story = stories[0]
-            if cluster_id is not None and store.resolve_cluster(cluster_id, store.db) != story:
-                raise CorrectionError(f"cluster_id: the articles are in story {story!r}, not {cluster_id!r}")
-            moving = {a.id for a in moved}
-            rest = [i for i in _story_originals(store.db, [story]) if i not in moving]
-            if not rest:
-                raise CorrectionError(f"article_ids: that is every original of story {story!r}; nothing is left to split it from")
-            new_story = store.unused_cluster_id(moved[0].id)
-            correction = _apply(store, "split", moved, new_story, {APART: rest}, note)
-            store.commit()
-        except BaseException:
-            store.rollback()
-            raise
-    return correction
+    with _transaction(engine) as store:
+        moved = _originals(store, article_ids)
+        stories = sorted({a.cluster_id for a in moved})
+        if len(stories) > 1:
+            raise CorrectionError(f"article_ids: the articles are in {len(stories)} stories ({', '.join(stories)}); "
+                                  "a split takes articles of one story")
+        story = stories[0]
+        if cluster_id is not None and store.resolve_cluster(cluster_id, store.db) != story:
+            raise CorrectionError(f"cluster_id: the articles are in story {story!r}, not {cluster_id!r}")
+        moving = {a.id for a in moved}
+        rest = [i for i in _story_originals(store.db, [story]) if i not in moving]
+        if not rest:
+            raise CorrectionError(f"article_ids: that is every original of story {story!r}; nothing is left to split it from")
+        new_story = store.unused_cluster_id(moved[0].id)
+        return _apply(store, "split", moved, new_story, {APART: rest}, note)
 
 
 def move(engine, article_ids: Sequence[str], cluster_id: str, note: str | None = None) -> Correction:
     """Move ``article_ids`` (originals) into story ``cluster_id`` (or the story it was merged
     into), with its members, and apart from the rest of the stories they leave."""
-    with engine.lock:
-        store = engine.store
-        store.begin()
-        try:
-            target = store.resolve_cluster(cluster_id, store.db)
-            if target is None:
-                raise CorrectionError(f"cluster_id: no story {cluster_id!r}", 404)
-            moved = _originals(store, article_ids)
-            there = [a.id for a in moved if a.cluster_id == target]
-            if there:
-                raise CorrectionError(f"article_ids: {there[0]!r} is already in story {target!r}")
-            moving = {a.id for a in moved}
-            left = sorted({a.cluster_id for a in moved})
-            members = {WITH: _story_originals(store.db, [target]),
-                       APART: [i for i in _story_originals(store.db, left) if i not in moving]}
-            correction = _apply(store, "move", moved, target, members, note, left=left)
-            store.commit()
-        except BaseException:
-            store.rollback()
-            raise
-    return correction
+    with _transaction(engine) as store:
+        target = store.resolve_cluster(cluster_id, store.db)
+        if target is None:
+            raise CorrectionError(f"cluster_id: no story {cluster_id!r}", 404)
+        moved = _originals(store, article_ids)
+        there = [a.id for a in moved if a.cluster_id == target]
+        if there:
+            raise CorrectionError(f"article_ids: {there[0]!r} is already in story {target!r}")
+        moving = {a.id for a in moved}
+        left = sorted({a.cluster_id for a in moved})
+        members = {WITH: _story_originals(store.db, [target]),
+                   APART: [i for i in _story_originals(store.db, left) if i not in moving]}
+        return _apply(store, "move", moved, target, members, note)
 
 
 def withdraw(engine, correction_id: int) -> bool:
     """Forget a correction: later jobs no longer keep it (nothing moves now). False: none such."""
-    with engine.lock:
-        store = engine.store
-        store.begin()
-        try:
-            gone = store.db.execute("DELETE FROM corrections WHERE correction_id=?", (correction_id,)).rowcount
-            store.commit()
-        except BaseException:
-            store.rollback()
-            raise
-    return bool(gone)
+    with _transaction(engine) as store:
+        return store.db.execute("DELETE FROM corrections WHERE correction_id=?", (correction_id,)).rowcount > 0
 
 
 def get(store: Store, correction_id: int) -> Correction | None:
@@ -208,6 +186,21 @@ def hold_partners(db: sqlite3.Connection, scope: str, args: list) -> None:
 # --------------------------------------------------------------------------------------------
 # The write
 # --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _transaction(engine) -> Iterator[Store]:
+    """The store, in one write transaction under the engine's lock: committed when the block
+    ends, rolled back (nothing written) when it raises."""
+    with engine.lock:
+        store = engine.store
+        store.begin()
+        try:
+            yield store
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+
+
 def _originals(store: Store, article_ids: Sequence[str]) -> list[StoredArticle]:
     """The stored originals named, in order, once each; a copy named with its original is
     dropped (it follows), one named without it is refused."""
@@ -223,6 +216,8 @@ def _originals(store: Store, article_ids: Sequence[str]) -> list[StoredArticle]:
         if a.relation in COPIES and _original_of(store, a).id not in found:
             raise CorrectionError(f"article_ids: {a.id!r} is a copy ({a.relation}) of {a.duplicate_of!r} and goes where "
                                   "it goes; name the original")
+    if not originals:  # a copy whose original is gone is never stored (Store.delete passes its place on)
+        raise CorrectionError("article_ids: names no original article")
     return originals
 
 
@@ -245,12 +240,12 @@ def _story_originals(db: sqlite3.Connection, stories: list[str]) -> list[str]:
 
 
 def _apply(store: Store, action: Action, moved: list[StoredArticle], story: str, members: dict[str, list[str]],
-           note: str | None, left: list[str] | None = None) -> Correction:
+           note: str | None) -> Correction:
     """Inside the caller's transaction: move the originals (and their copies) into ``story``,
     renumber the relations of every story touched, record the correction, and make any job
     that read the store before it refuse its write (its plan does not know the correction)."""
     db, now = store.db, time.time()
-    left = left if left is not None else sorted({a.cluster_id for a in moved})
+    left = sorted({a.cluster_id for a in moved})  # as read before this move
     db.executemany("UPDATE articles SET cluster_id=? WHERE rowid=?", [(story, a.rowid) for a in moved])
     store.follow_originals([(a.id, story) for a in moved])
     touched = sorted({story, *left})
