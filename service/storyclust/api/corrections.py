@@ -16,13 +16,12 @@ from .schemas import Problem, utc
 
 router = APIRouter(prefix="/corrections", tags=["corrections"])
 NOT_FOUND = {404: {"model": Problem, "description": "No correction with this id."}, 422: {"model": Problem}}
-ArticleId = Annotated[str, Field(min_length=1, max_length=512)]
-StoryId = Annotated[str, Field(min_length=1, max_length=512)]
+StoredId = Annotated[str, Field(min_length=1, max_length=512)]  # an article's or a story's, as stored
 CorrectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="As `POST /corrections` answered it.")]
 
 
 class _Correcting(BaseModel):
-    article_ids: list[ArticleId] = Field(min_length=1, max_length=10_000, description="Stored originals; a copy "
+    article_ids: list[StoredId] = Field(min_length=1, max_length=10_000, description="Stored originals; a copy "
                                          "goes with the article it copies (name that one).")
     note: str | None = Field(None, max_length=2000, description="Why, for the record.")
 
@@ -30,14 +29,14 @@ class _Correcting(BaseModel):
 class SplitRequest(_Correcting):
     action: Literal["split"] = Field(description="The articles leave their story for a new one, kept apart "
                                      "from the rest of it.")
-    cluster_id: StoryId | None = Field(None, description="The story the articles are in, as the editor saw it: "
+    cluster_id: StoredId | None = Field(None, description="The story the articles are in, as the editor saw it: "
                                        "the split is refused (409) if they are no longer there.")
 
 
 class MoveRequest(_Correcting):
     action: Literal["move"] = Field(description="The articles join story `cluster_id`, kept with its members "
                                     "and apart from the stories they leave.")
-    cluster_id: StoryId = Field(description="The story to join; an id merged away stands for the story it "
+    cluster_id: StoredId = Field(description="The story to join; an id merged away stands for the story it "
                                 "went into.")
 
 
