@@ -23,6 +23,11 @@ that table does: the online pass decides each article with the scorer of its fol
 topic, ``accuracy.fold_scorers``), and the job scores each candidate pair with the fold scorer of
 the pair's first article, which never saw that article's topic nor the pair.
 
+``--corrections N`` then plays an editor: in the N stories that join the most pairs of
+different gold events after the job, each gold event but the story's largest is split off
+(``POST /corrections``'s split, one correction per event split off), the job runs again, and the
+table gets B-cubed after it and how many corrections it kept (no story holding both sides).
+
 Moves are judged against gold: a moved article "gains" when its own B-cubed F1 is higher after
 the job than before (the per-article terms that B-cubed averages), and "loses" when lower.
 """
@@ -34,11 +39,12 @@ import json
 import shutil
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from storyclust import corrections  # noqa: E402
 from storyclust.article import parse_article  # noqa: E402
 from storyclust.config import Settings  # noqa: E402
 from storyclust.engine import Engine, embed_text  # noqa: E402
@@ -123,8 +129,44 @@ def judge_moves(gold: dict[str, str], before: dict[str, str], after: dict[str, s
     return {"moved": len(moved), "gains": gains, "losses": losses, "same": len(moved) - gains - losses}
 
 
+def editor_splits(engine, gold: dict[str, str], stories: int) -> list[corrections.Correction]:
+    """What an editor with the gold at hand would do to the ``stories`` stories that join the
+    most pairs of different events: split off each event but the largest, its originals."""
+    members: dict[str, list] = defaultdict(list)
+    for article_id, cluster_id, relation, *_ in engine.store.assignments():
+        if article_id in gold:
+            members[cluster_id].append((article_id, relation))
+
+    def wrong_pairs(cluster_id: str) -> int:
+        sizes = Counter(gold[i] for i, _ in members[cluster_id])
+        return (sum(sizes.values()) ** 2 - sum(n * n for n in sizes.values())) // 2
+
+    made = []
+    for cluster_id in sorted(members, key=wrong_pairs, reverse=True)[:stories]:
+        if not wrong_pairs(cluster_id):
+            break
+        events = Counter(gold[i] for i, _ in members[cluster_id])
+        for event, _ in events.most_common()[1:]:
+            ids = [i for i, relation in members[cluster_id] if gold[i] == event and relation not in corrections.COPIES]
+            if ids:
+                made.append(corrections.split(engine, ids, cluster_id, note=f"bench: {event}"))
+    return made
+
+
+def kept(engine, made: list[corrections.Correction]) -> int:
+    """Corrections whose articles moved share no story with those they were set apart from."""
+    story = {row[0]: row[1] for row in engine.store.assignments()}
+    held = 0
+    for c in made:
+        apart = {story[i] for i, side in engine.store.reader().execute(
+            "SELECT article_id, side FROM correction_members WHERE correction_id=?", (c.correction_id,))
+            if side == corrections.APART and i in story}
+        held += not ({story[i] for i in c.article_ids if i in story} & apart)
+    return held
+
+
 def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer | None = None,
-            folds: Folds | None = None) -> dict:
+            folds: Folds | None = None, edits: int = 0) -> dict:
     rows = load_set(name, DEV_SETS.get(name))
     gold = {r["id"]: str(r["event_id"]) for r in rows}
     suffix = f"-{(scorer or folds).version}" if scorer is not None or folds is not None else ""
@@ -143,18 +185,26 @@ def run_set(name: str, workdir: Path, fresh: bool, encoder, scorer: PairScorer |
         engine.scorer = scorer
     before = {row[0]: row[1] for row in engine.store.assignments()}
     started = time.perf_counter()
-    report = run_recluster(engine, edge_scorer=fold_edge_scorer(folds.of_id, folds.scorers) if folds is not None
-                           else EdgeScorer)
+    edge_scorer = fold_edge_scorer(folds.of_id, folds.scorers) if folds is not None else EdgeScorer
+    report = run_recluster(engine, edge_scorer=edge_scorer)
     job_s = time.perf_counter() - started
     after = {line["id"]: line["cluster_id"] for line in report.lines}
-    engine.store.close()
     summary = report.summary()
-    return {
+    result = {
         "set": name, "articles": len(rows), "events": len(set(gold.values())),
         "online": b3(gold, before), "recluster": b3(gold, after), "stability": report.stability,
         "moves": judge_moves(gold, before, after, report.moved_articles), "counts": summary["counts"],
         "job_s": round(job_s, 1), "online_s": round(online_s, 1) if online_s else json.loads(marker.read_text())["online_s"],
     }
+    if edits:
+        made = editor_splits(engine, gold, edits)
+        corrected = {row[0]: row[1] for row in engine.store.assignments()}
+        again = run_recluster(engine, edge_scorer=edge_scorer)
+        result["corrected"] = {"corrections": len(made), "split": b3(gold, corrected),
+                               "job": b3(gold, {line["id"]: line["cluster_id"] for line in again.lines}),
+                               "kept": kept(engine, made)}
+    engine.store.close()
+    return result
 
 
 def main() -> int:
@@ -166,6 +216,8 @@ def main() -> int:
                         help="ingest and re-cluster each set with a scorer trained on the other dev sets only")
     parser.add_argument("--out-of-fold", action="store_true",
                         help="as the accuracy table: each article and each pair scored by a scorer of its fold")
+    parser.add_argument("--corrections", type=int, default=0, metavar="N",
+                        help="then split the N stories mixing the most events along gold, and run the job again")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     encoder = cached_encoder()
@@ -179,7 +231,8 @@ def main() -> int:
         tables = {n: pair_table(docs) for n, docs in dev.items()}
     results = [run_set(name, args.workdir, args.fresh, encoder,
                        held_out_scorer(name, encoder) if args.held_out_scorer else None,
-                       Folds(name, dev, tables) if args.out_of_fold else None) for name in args.sets]
+                       Folds(name, dev, tables) if args.out_of_fold else None, args.corrections)
+               for name in args.sets]
     for r in results:
         print(json.dumps(r), file=sys.stderr)
     print("| set | online B3 P / R / F1 | recluster B3 P / R / F1 | stories online -> job | "
@@ -193,6 +246,16 @@ def main() -> int:
               f"| {o['pred_clusters']} -> {j['pred_clusters']} "
               f"| {s['kept_id']} / {s['continuing']} ({100 * s['kept_share']:.1f}%) "
               f"| {m['moved']} ({m['gains']} / {m['losses']}) | {r['job_s']} |")
+    if args.corrections:
+        print("\n| set | after the job B3 F1 | editor's corrections (stories) | split, B3 P / R / F1 "
+              "| the job again, B3 P / R / F1 | corrections the job kept |")
+        print("|---|---|---|---|---|---|")
+        for r in results:
+            c = r["corrected"]
+            line = " | ".join(f"{x['b3_precision']:.3f} / {x['b3_recall']:.3f} / **{x['b3_f1']:.3f}**"
+                              for x in (c["split"], c["job"]))
+            print(f"| {r['set']} | {r['recluster']['b3_f1']:.3f} | {c['corrections']} ({args.corrections}) | {line} "
+                  f"| {c['kept']} of {c['corrections']} |")
     return 0
 
 
