@@ -4,6 +4,7 @@ every later re-clustering (while in force), refused whole with a message naming 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import partial
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from conftest import load_dataset, reformat
 from storyclust import corrections
 from storyclust.linkage import average_linkage
-from storyclust.recluster import EdgeScorer, StaleSnapshot, run_recluster
+from storyclust.recluster import EdgeScorer, ReclusterConfig, StaleSnapshot, run_recluster
 
 
 def _topic(number: str) -> list[dict]:
@@ -116,20 +117,33 @@ def test_a_dated_job_takes_in_the_other_side_of_a_correction(make_client):
     assert engine.store.get(first).cluster_id == engine.store.get(last).cluster_id
 
 
-def test_a_job_that_read_the_store_before_a_correction_is_refused(teixeira):
+def test_a_job_overtaken_by_a_correction_runs_again_and_keeps_it(teixeira):
     client, engine, gold = teixeira
     (story,) = _mixed(_stories(engine, gold))
     angels = [i for i in _originals(client, story) if gold[i] == "10_ecb"]
-    before = {a[0]: a[1] for a in engine.store.assignments()}
+    snapshots: list = []
 
-    def correcting_scorer(*args):  # the correction lands while the job scores
-        corrections.split(engine, angels)
+    def correcting_scorer(*args):  # the correction lands while the first attempt scores
+        snapshots.append(args[1])
+        if len(snapshots) == 1:
+            corrections.split(engine, angels)
         return EdgeScorer(*args)
 
-    with pytest.raises(StaleSnapshot):
-        run_recluster(engine, edge_scorer=correcting_scorer)
+    report = run_recluster(engine, edge_scorer=correcting_scorer)
+    assert len(snapshots) == 2 and report.graph["corrected_pairs"] > 0  # the second read the correction
+    assert _mixed(_stories(engine, gold)) == []
+
+    one = next(ids[0] for ids in map(partial(_originals, client), _stories(engine, gold)) if len(ids) >= 2)
+    before = {a[0]: a[1] for a in engine.store.assignments()}
+
+    def splitting_scorer(*args):
+        corrections.split(engine, [one])
+        return EdgeScorer(*args)
+
+    with pytest.raises(StaleSnapshot):  # without retries the write is refused: only the correction moved anything
+        run_recluster(engine, config=ReclusterConfig(stale_retries=0), edge_scorer=splitting_scorer)
     after = {a[0]: a[1] for a in engine.store.assignments()}
-    assert {i for i in before if before[i] != after[i]} == set(angels)  # the correction, not the job
+    assert {i for i in before if before[i] != after[i]} == {one}
 
 
 @pytest.mark.parametrize("body, status, message", [

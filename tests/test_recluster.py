@@ -467,7 +467,7 @@ def test_job_refuses_a_stale_snapshot(engine, monkeypatch):
 
     monkeypatch.setattr(recluster, "_take_snapshot", snapshot_then_other_job)
     with pytest.raises(RuntimeError, match="run it again"):
-        run_recluster(engine)
+        run_recluster(engine, config=ReclusterConfig(stale_retries=0))
     assert state(engine) == before
 
 

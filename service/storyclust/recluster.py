@@ -111,6 +111,10 @@ class ReclusterConfig:
         test split's size -0.003. Counting only links at the threshold cost AllSides 0.006
         (0.018 in those pools): there a story's third report often scores low with one of the
         other two, and with nothing else either. False keeps plain average linkage.
+    stale_retries: a job whose write finds that an editor's correction (or another process's
+        job) landed after its snapshot runs again from a new snapshot, up to this many times,
+        before it raises ``StaleSnapshot``: editors correct at any hour, and the nightly job
+        should not fail for one correction. Each retry costs a whole job.
     """
 
     neighbours: int = 10
@@ -123,6 +127,7 @@ class ReclusterConfig:
     edge_batch: int = 10_000
     split_ratio: float = 0.44
     lone_majority: bool = True
+    stale_retries: int = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,8 +762,15 @@ def _run(engine, spans: Spans, since: str | None, until: str | None, config: Rec
     if not _JOB_LOCK.acquire(blocking=False):
         raise JobRunning("a re-clustering is already running in this process")
     try:
-        with _held_rows(engine, spans, rows) as held:
-            return _job(engine, spans, held, since, until, config, before_commit, edge_scorer)
+        for attempt in range(1, config.stale_retries + 2):
+            try:
+                with _held_rows(engine, spans, rows) as held:
+                    return _job(engine, spans, held, since, until, config, before_commit, edge_scorer)
+            except StaleSnapshot as stale:
+                if attempt > config.stale_retries:
+                    raise
+                log.warning("recluster: %s (attempt %d of %d)", stale, attempt, config.stale_retries + 1)
+        raise AssertionError("unreachable: the last attempt returns or raises")
     finally:
         _JOB_LOCK.release()
 
