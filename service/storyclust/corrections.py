@@ -11,15 +11,17 @@ between the articles it names, which the job (:mod:`recluster`) reads as pair sc
   linkage never forms a group holding both (one such pair outweighs any number of others);
 - articles put together score ``TOGETHER`` (1, the most a pair scores), so they merge first.
 
-A split sets the articles it takes out apart from the rest of their story; a move puts the
-articles together with the members of the story they join (the editor vouches for that story as
-it stands: its members then merge as one block, and no merge order can set one of them apart)
-and sets them apart from the rest of the stories they leave. Where corrections disagree on a
-pair, the latest wins. Only originals are named: copies (exact and near duplicates) follow the
-article they copy, as everywhere else. A job whose
-span holds one side of a correction also re-clusters the other (:func:`hold_partners`), so a
-dated span cannot break a correction. Withdrawing one moves nothing back: the next job decides
-those articles freely again.
+A split keeps the articles it takes out together, as one story, and apart from the rest of their
+old story; a move puts the articles together with each member of the story they join (not its
+members with each other: the editor placed these articles, and did not vouch for the rest of
+that story; and k moved into a story of n make k x n pairs, not n^2 / 2) and sets them apart
+from the rest of the stories they leave. The job's cost: a split of k from a story of n adds k x
+(n - k) + k^2 / 2 pairs (2,000 of 4,000: 6M pairs, 0.2-1.2 s to expand). Where corrections
+disagree on a pair, the latest wins. Only originals are named: copies (exact and near
+duplicates) follow the article they copy, as everywhere else. A job whose span holds one side of
+a correction also re-clusters the other (:func:`hold_partners`), so a dated span cannot break a
+correction. Withdrawing one moves nothing back: the next job decides those articles freely
+again.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ def constraint_pairs(db: sqlite3.Connection, ids: Sequence[str],
         together = np.array(by_side[MOVED] + by_side[WITH], dtype=np.int64)
         apart = np.array(by_side[APART], dtype=np.int64)
         i, j = np.triu_indices(len(together), 1)
+        i, j = i[i < len(moved)], j[i < len(moved)]  # pairs with a moved article: k x n, not n^2 / 2
         for a, b, value in ((np.repeat(moved, len(apart)), np.tile(apart, len(moved)), APART_SCORE),
                             (together[i], together[j], TOGETHER_SCORE)):
             parts_a.append(np.minimum(a, b))
