@@ -201,3 +201,22 @@ def test_apart_pairs_keep_two_tight_groups_apart_in_dense_and_sparse_linkage():
     for dense_limit in (1000, 1):  # SciPy on the dense matrix; the heap over edges
         labels = average_linkage(6, i, j, corrected, 0.15, dense_limit=dense_limit)
         assert labels.tolist() == [0, 0, 0, 1, 1, 1], dense_limit
+
+
+def test_retention_forgets_a_correction_once_its_moved_articles_expire(make_client):
+    client = make_client(repair_idle_seconds=0)
+    rows = [dict(r, published_at=f"2024-05-{1 + i:02d}") for i, r in enumerate(_topic("5")[:6])]
+    assert client.post("/articles", json={"articles": rows}).status_code == 200
+    engine = client.app.state.engine
+    moved, partner = rows[1]["id"], rows[-1]["id"]  # the second day's report, decided with the last day's
+    story = engine.store.get(partner).cluster_id
+    answer = client.post("/corrections", json={"action": "split", "article_ids": [moved]}
+                         if engine.store.get(moved).cluster_id == story else
+                         {"action": "move", "article_ids": [moved], "cluster_id": story})
+    assert answer.status_code == 201, answer.text
+    made = answer.json()
+    assert client.post("/admin/expire", json={"before": "2024-05-02"}).json()["articles"] == 1
+    assert client.get(f"/corrections/{made['correction_id']}").status_code == 200, "its moved article is stored"
+    assert client.post("/admin/expire", json={"before": "2024-05-03"}).json()["articles"] == 1
+    assert client.get(f"/corrections/{made['correction_id']}").status_code == 404
+    assert engine.store.cluster_exists(story)

@@ -114,6 +114,17 @@ def withdraw(engine, correction_id: int) -> bool:
         return store.db.execute("DELETE FROM corrections WHERE correction_id=?", (correction_id,)).rowcount > 0
 
 
+def prune(engine) -> int:
+    """Forget the corrections that no longer decide any pair of stored articles (every pair has a
+    moved article: none of those is stored, or nothing else is), as retention removes their
+    articles; how many. Without it, corrections would outlive a retention period forever."""
+    with _transaction(engine) as store:
+        return store.db.execute(
+            "DELETE FROM corrections WHERE correction_id IN (SELECT m.correction_id FROM correction_members m "
+            "LEFT JOIN articles a ON a.id = m.article_id GROUP BY m.correction_id "
+            f"HAVING COUNT(a.id) < 2 OR SUM(a.id IS NOT NULL AND m.side = '{MOVED}') = 0)").rowcount
+
+
 def get(store: Store, correction_id: int) -> Correction | None:
     found = _read(store.reader(), "WHERE correction_id=?", [correction_id])
     return found[0] if found else None

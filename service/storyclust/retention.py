@@ -11,9 +11,10 @@ An article's age is its place in time as the re-clustering job reads it: its pub
 (``published_at``, or the date its body opens with), or its arrival where it is undated. Each
 article goes as on ``DELETE /articles/{id}``: its story keeps its id and its other members (and
 re-picks its representative), a story left empty disappears, and a copy whose original expires
-takes the original's place. Removal runs in batches of ``EXPIRE_BATCH`` articles, each one
-transaction under the engine lock: posts go on between batches, and a kill leaves whole batches
-removed, never part of an article.
+takes the original's place; an editor's correction left with no pair of stored articles to
+decide is forgotten (``corrections.prune``). Removal runs in batches of ``EXPIRE_BATCH``
+articles, each one transaction under the engine lock: posts go on between batches, and a kill
+leaves whole batches removed, never part of an article.
 
 ``EXPIRE_BATCH`` trades the time a post may wait for the lock against the cost of a commit (its
 fsync) and a FAISS partition scan, paid once a batch (`bench/expire.py`, a store of 100k, the
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from . import corrections
 from .recluster import parse_bound
 from .store import PLACED
 
@@ -85,6 +87,10 @@ def expire(engine: Engine, before: str, dry_run: bool = False, batch: int = EXPI
             progress(len(gone))
         if stop is not None and stop.is_set():
             break
+    if articles:
+        pruned = corrections.prune(engine)
+        if pruned:
+            log.info("expire: %d editors' corrections no longer name two stored articles; forgotten", pruned)
     removed = sum(not engine.store.cluster_exists(story) for story in stories)
     return ExpiryReport(before, False, articles, removed, len(stories) - removed, round(time.perf_counter() - started, 3))
 
