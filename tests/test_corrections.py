@@ -31,6 +31,12 @@ def _mixed(stories: dict[str, Counter]) -> list[str]:
     return [c for c, events in stories.items() if len(events) > 1]
 
 
+def _originals(client, story: str) -> list[str]:
+    """A story's members that copy no other, as the API lists them."""
+    return [m["id"] for m in client.get(f"/clusters/{story}").json()["members"]
+            if m["relation"] not in corrections.COPIES]
+
+
 @pytest.fixture
 def teixeira(make_client):
     """ECB+ topic 10, the Angels' and the Red Sox's offers to Mark Teixeira (a week apart, one
@@ -46,8 +52,7 @@ def teixeira(make_client):
 def test_a_split_of_look_alike_events_holds_through_the_job_until_withdrawn(teixeira):
     client, engine, gold = teixeira
     (story,) = _mixed(_stories(engine, gold))  # the premise: one story holds both offers
-    angels = [m["id"] for m in client.get(f"/clusters/{story}").json()["members"]
-              if gold[m["id"]] == "10_ecb" and m["relation"] not in corrections.COPIES]
+    angels = [i for i in _originals(client, story) if gold[i] == "10_ecb"]
 
     answer = client.post("/corrections", json={"action": "split", "article_ids": angels, "cluster_id": story,
                                                "note": "two offers"})
@@ -69,11 +74,6 @@ def test_a_split_of_look_alike_events_holds_through_the_job_until_withdrawn(teix
     assert client.get(f"/corrections/{made['correction_id']}").status_code == 404
     run_recluster(engine)
     assert _mixed(_stories(engine, gold)), "withdrawn, the job joins the two offers again"
-
-
-def _originals(client, story: str) -> list[str]:
-    return [m["id"] for m in client.get(f"/clusters/{story}").json()["members"]
-            if m["relation"] not in corrections.COPIES]
 
 
 def test_a_move_is_kept_and_the_emptied_story_leads_to_the_one_joined(make_client):
