@@ -545,23 +545,23 @@ class Store:
         if not moved:
             return 0
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS recluster_moved(id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL)")
-        db.execute("DELETE FROM recluster_moved")
-        db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", moved)
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS moved_originals(id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL)")
+        db.execute("DELETE FROM moved_originals")
+        db.executemany("INSERT OR REPLACE INTO moved_originals(id, cluster_id) VALUES(?, ?)", moved)
         total = 0
         copies = sorted(COPIES)
         marks = ",".join("?" * len(copies))
         while True:
             changed = db.execute(
-                "UPDATE articles SET cluster_id=(SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
-                f"WHERE relation IN ({marks}) AND duplicate_of IN (SELECT id FROM recluster_moved) "
-                "AND cluster_id != (SELECT m.cluster_id FROM recluster_moved m WHERE m.id=articles.duplicate_of) "
+                "UPDATE articles SET cluster_id=(SELECT m.cluster_id FROM moved_originals m WHERE m.id=articles.duplicate_of) "
+                f"WHERE relation IN ({marks}) AND duplicate_of IN (SELECT id FROM moved_originals) "
+                "AND cluster_id != (SELECT m.cluster_id FROM moved_originals m WHERE m.id=articles.duplicate_of) "
                 "RETURNING id, cluster_id", copies).fetchall()
             if not changed:
                 break
             total += len(changed)
-            db.executemany("INSERT OR REPLACE INTO recluster_moved(id, cluster_id) VALUES(?, ?)", changed)
-        db.execute("DELETE FROM recluster_moved")
+            db.executemany("INSERT OR REPLACE INTO moved_originals(id, cluster_id) VALUES(?, ?)", changed)
+        db.execute("DELETE FROM moved_originals")
         return total
 
     def bump_generation(self) -> None:
