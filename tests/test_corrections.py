@@ -61,6 +61,7 @@ def test_a_split_of_look_alike_events_holds_through_the_job_until_withdrawn(teix
     assert made["article_ids"] == angels and made["apart_from"] == sum(gold[i] == "10_ecbplus" for i in
                                                                        _originals(client, story))
     assert client.get(f"/corrections/{made['correction_id']}").json() == made
+    assert 'storyclust_corrections_total{action="split"} 1.0' in client.get("/metrics").text
     assert _mixed(_stories(engine, gold)) == []  # at once
     assert {m["id"] for m in client.get(f"/clusters/{made['cluster_id']}").json()["members"]} >= set(angels)
 

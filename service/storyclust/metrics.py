@@ -49,6 +49,10 @@ class Metrics:
         self.expired = Counter(
             "storyclust_expired_articles", "Articles removed by retention (POST /admin/expire and the "
             "retention period, storyclust.retention).", registry=self.registry)
+        self.corrections = Counter(
+            "storyclust_corrections", "Editors' corrections made (POST /corrections), by action: split "
+            "or move. Many in a row on one kind of story say what the scorer gets wrong.", ["action"],
+            registry=self.registry)
 
     def watch_store(self, articles: Callable[[], float], stories: Callable[[], float]) -> None:
         """Read the store's figures at scrape time."""

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from .. import corrections
 from ..engine import Engine
-from .deps import get_engine, require_read_key, require_write_key
+from ..metrics import Metrics
+from .deps import get_engine, get_metrics, require_read_key, require_write_key
 from .schemas import Problem, utc
 
 router = APIRouter(prefix="/corrections", tags=["corrections"])
@@ -69,7 +70,8 @@ class CorrectionPage(BaseModel):
                         "named is not stored."}, 409: {"model": Problem, "description": "The stories as stored do "
                         "not allow it (a whole story split, articles of several stories, a copy without its "
                         "original, an article already in the story)."}, 422: {"model": Problem}})
-def post_correction(body: CorrectionRequest, engine: Annotated[Engine, Depends(get_engine)]) -> CorrectionOut:
+def post_correction(body: CorrectionRequest, engine: Annotated[Engine, Depends(get_engine)],
+                    metrics: Annotated[Metrics, Depends(get_metrics)]) -> CorrectionOut:
     """Split a story or move articles, now, in one transaction; later re-clusterings keep it. A
     re-clustering that was running when it landed is refused at its write, and runs again."""
     try:
@@ -79,6 +81,7 @@ def post_correction(body: CorrectionRequest, engine: Annotated[Engine, Depends(g
             made = corrections.move(engine, body.article_ids, body.cluster_id, body.note)
     except corrections.CorrectionError as error:
         raise HTTPException(error.status, str(error)) from None
+    metrics.corrections.labels(made.action).inc()
     return CorrectionOut.of(made)
 
 
