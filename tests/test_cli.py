@@ -414,3 +414,45 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(gold_path, tmp_path):
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=120) == 141, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_correct_splits_lists_and_withdraws_as_the_api_does(tmp_path, monkeypatch, encoder, capsys):
+    """`storyclust correct` on ECB+'s Teixeira topic, whose two offers the job joins: the split
+    answers the correction's JSON line, the job keeps it, and a bad id exits 2 naming the field."""
+    from storyclust import cli
+    from storyclust.article import parse_article
+    from storyclust.engine import Engine
+    from storyclust.recluster import run_recluster
+
+    monkeypatch.setattr(cli, "_engine", lambda settings: Engine(settings, encoder=encoder))
+    rows = [r for r in load_dataset("ecbplus-dev") if r["event_id"].split("_")[0] == "10"]
+    gold = {r["id"]: r["event_id"] for r in rows}
+    data_dir = tmp_path / "data"
+    engine = cli._engine(cli.get_settings(data_dir=data_dir))
+    engine.ingest([parse_article(r) for r in rows])
+    run_recluster(engine)
+    story = engine.store.get("10_1ecb").cluster_id
+    angels = [a.id for a in engine.store.cluster_members(story) if gold[a.id] == "10_ecb" and a.duplicate_of is None]
+    assert any(gold[a.id] == "10_ecbplus" for a in engine.store.cluster_members(story))  # the premise
+    engine.store.close()
+
+    capsys.readouterr()
+    assert cli.main(["correct", "split", *angels, "--cluster-id", story, "--note", "two offers",
+                     "--data-dir", str(data_dir)]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["article_ids"] == angels and made["action"] == "split" and made["created_at"].endswith("+00:00")
+    assert cli.main(["recluster", "--data-dir", str(data_dir)]) == 0
+    store = Store(data_dir)
+    stories = {a: c for a, c, *_ in store.assignments()}
+    store.close()
+    assert not {stories[i] for i in gold if gold[i] == "10_ecb"} & {stories[i] for i in gold if gold[i] == "10_ecbplus"}
+
+    capsys.readouterr()
+    assert cli.main(["correct", "list", "--data-dir", str(data_dir)]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [made]
+    assert cli.main(["correct", "split", "no-such", "--data-dir", str(data_dir)]) == 2
+    assert "storyclust correct: article_ids: no article 'no-such'" in capsys.readouterr().err
+    assert cli.main(["correct", "withdraw", str(2**70), "--data-dir", str(data_dir)]) == 2
+    assert cli.main(["correct", "withdraw", str(made["correction_id"]), "--data-dir", str(data_dir)]) == 0
+    capsys.readouterr()
+    assert cli.main(["correct", "list", "--data-dir", str(data_dir)]) == 0 and capsys.readouterr().out == ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -364,6 +365,39 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_correct(args: argparse.Namespace) -> int:
+    """An editor's correction without the API: what `POST /corrections` and `DELETE` do, printed
+    as the API answers it (the correction's JSON), or the list of those in force."""
+    from . import corrections
+
+    engine = _engine(get_settings(data_dir=args.data_dir))
+    try:
+        if args.action == "split":
+            made = corrections.split(engine, args.ids, args.cluster_id, args.note)
+        elif args.action == "move":
+            made = corrections.move(engine, args.ids, args.to, args.note)
+        elif args.action == "withdraw":
+            if not corrections.withdraw(engine, args.correction_id):
+                raise ValueError(f"correction_id: no correction {args.correction_id}")
+            return 0
+        else:
+            for listed in corrections.recent(engine.store, args.limit):
+                print(_correction_line(listed))
+            return 0
+    finally:
+        engine.store.close()
+    print(_correction_line(made))
+    return 0
+
+
+def _correction_line(correction) -> str:
+    """A correction as one JSON line, its time in ISO 8601 as the API gives it."""
+    from dataclasses import asdict
+
+    created = dt.datetime.fromtimestamp(correction.created_at, dt.timezone.utc).isoformat()
+    return json.dumps({**asdict(correction), "created_at": created}, ensure_ascii=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storyclust", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -427,6 +461,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="count what would go; remove nothing")
     p.add_argument("--data-dir", type=Path)
     p.set_defaults(func=cmd_expire)
+
+    p = sub.add_parser("correct", help="an editor's correction, kept by every later re-clustering: split "
+                       "articles out of their story, move them into another, list or withdraw corrections")
+    actions = p.add_subparsers(dest="action", required=True)
+    split = actions.add_parser("split", help="take these originals out of their story into a new one, kept "
+                               "together and apart from the rest of it")
+    split.add_argument("ids", nargs="+", metavar="ID")
+    split.add_argument("--cluster-id", help="the story they are in, as seen: refused if they are no longer there")
+    move = actions.add_parser("move", help="move these originals into story --to, kept with its members and "
+                              "apart from the stories they leave")
+    move.add_argument("ids", nargs="+", metavar="ID")
+    move.add_argument("--to", required=True, metavar="CLUSTER_ID")
+    for action in (split, move):
+        action.add_argument("--note", help="why, for the record")
+    listing = actions.add_parser("list", help="the corrections in force, latest first, one JSON line each")
+    listing.add_argument("--limit", type=_count, default=50)
+    withdraw = actions.add_parser("withdraw", help="forget a correction (nothing moves back)")
+    withdraw.add_argument("correction_id", type=_count)
+    for action in (split, move, listing, withdraw):
+        action.add_argument("--data-dir", type=Path)
+    p.set_defaults(func=cmd_correct)
     return parser
 
 

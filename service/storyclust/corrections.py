@@ -42,6 +42,7 @@ Action = Literal["split", "move"]
 MOVED, APART, WITH = "moved", "apart", "with"  # the sides of a correction's members
 APART_SCORE = -1e9  # finite: SciPy's linkage refuses infinite distances
 TOGETHER_SCORE = 1.0
+SQLITE_MAX_INTEGER = 2**63 - 1  # correction ids are SQLite row ids
 
 
 class CorrectionError(ValueError):
@@ -110,6 +111,8 @@ def move(engine, article_ids: Sequence[str], cluster_id: str, note: str | None =
 
 def withdraw(engine, correction_id: int) -> bool:
     """Forget a correction: later jobs no longer keep it (nothing moves now). False: none such."""
+    if not 0 < correction_id <= SQLITE_MAX_INTEGER:  # none such, and SQLite could not even compare it
+        return False
     with _transaction(engine) as store:
         return store.db.execute("DELETE FROM corrections WHERE correction_id=?", (correction_id,)).rowcount > 0
 
@@ -126,6 +129,8 @@ def prune(engine) -> int:
 
 
 def get(store: Store, correction_id: int) -> Correction | None:
+    if not 0 < correction_id <= SQLITE_MAX_INTEGER:
+        return None
     found = _read(store.reader(), "WHERE correction_id=?", [correction_id])
     return found[0] if found else None
 
