@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from .store import COPIES, Store, StoredArticle, select_in
+from .store import COPIES, DUPLICATES, Store, StoredArticle, select_in
 
 Action = Literal["split", "move"]
 MOVED, APART, WITH = "moved", "apart", "with"  # the sides of a correction's members
@@ -162,13 +162,11 @@ def constraint_pairs(db: sqlite3.Connection, ids: Sequence[str],
             sides[correction_id][side].append(node_of[article_id])
     parts_a, parts_b, parts_value = [], [], []
     for by_side in sides.values():  # in correction order
-        moved = np.array(by_side[MOVED], dtype=np.int64)
-        together = np.array(by_side[MOVED] + by_side[WITH], dtype=np.int64)
-        apart = np.array(by_side[APART], dtype=np.int64)
-        i, j = np.triu_indices(len(together), 1)
-        i, j = i[i < len(moved)], j[i < len(moved)]  # pairs with a moved article: k x n, not n^2 / 2
+        moved, joined, apart = (np.array(by_side[side], dtype=np.int64) for side in (MOVED, WITH, APART))
+        i, j = np.triu_indices(len(moved), 1)
         for a, b, value in ((np.repeat(moved, len(apart)), np.tile(apart, len(moved)), APART_SCORE),
-                            (together[i], together[j], TOGETHER_SCORE)):
+                            (np.repeat(moved, len(joined)), np.tile(joined, len(moved)), TOGETHER_SCORE),
+                            (moved[i], moved[j], TOGETHER_SCORE)):  # k x n pairs, never n^2 / 2
             parts_a.append(np.minimum(a, b))
             parts_b.append(np.maximum(a, b))
             parts_value.append(np.full(len(a), value))
@@ -255,7 +253,7 @@ def _original_of(store: Store, article: StoredArticle) -> StoredArticle:
 def _story_originals(db: sqlite3.Connection, stories: list[str]) -> list[str]:
     marks = ",".join("?" * len(COPIES))
     return [r[0] for r in select_in(db, f"SELECT id FROM articles WHERE cluster_id IN ({{}}) AND relation NOT IN ({marks}) "
-                                        "ORDER BY rowid", stories, sorted(COPIES))]
+                                        "ORDER BY rowid", stories, list(DUPLICATES))]
 
 
 def _apply(store: Store, action: Action, moved: list[StoredArticle], story: str, members: dict[str, list[str]],
@@ -272,7 +270,7 @@ def _apply(store: Store, action: Action, moved: list[StoredArticle], story: str,
     for cluster_id in touched:  # the earliest original starts its story, as online
         db.execute(f"UPDATE articles SET relation=CASE WHEN rowid=(SELECT MIN(rowid) FROM articles WHERE cluster_id=? "
                    f"AND relation NOT IN ({marks})) THEN 'new_story' ELSE 'same_story' END "
-                   f"WHERE cluster_id=? AND relation NOT IN ({marks})", [cluster_id, *sorted(COPIES), cluster_id, *sorted(COPIES)])
+                   f"WHERE cluster_id=? AND relation NOT IN ({marks})", [cluster_id, *DUPLICATES, cluster_id, *DUPLICATES])
     db.executemany("INSERT INTO clusters(cluster_id, created_at, updated_at) SELECT ?, ?, ? "
                    "WHERE EXISTS (SELECT 1 FROM articles WHERE cluster_id=?) "
                    "ON CONFLICT(cluster_id) DO UPDATE SET updated_at=excluded.updated_at",

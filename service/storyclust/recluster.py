@@ -52,11 +52,10 @@ from .corrections import constraint_pairs, hold_partners, with_constraints
 from .job_candidates import band_pairs, neighbour_pairs, pair_cosines
 from .linkage import average_linkage, strong_components
 from .neighbourhood import margins, nearest_cosines
-from .store import COPIES, GENERATION_KEY, PLACED, select_in
+from .store import DUPLICATES, GENERATION_KEY, PLACED, select_in
 
 log = logging.getLogger(__name__)
 
-DUPLICATES = tuple(sorted(COPIES))  # the copy relations, in a fixed order for SQL parameters
 _JOB_LOCK = threading.Lock()  # one job per process; across processes the generation check refuses a stale write
 
 

@@ -124,6 +124,7 @@ ARTICLE_COLUMNS = (
 
 
 COPIES = frozenset({"exact_duplicate", "near_duplicate"})  # relations of an article that copies another
+DUPLICATES = tuple(sorted(COPIES))  # the copy relations, in a fixed order for SQL parameters
 
 
 @dataclass
@@ -549,14 +550,13 @@ class Store:
         db.execute("DELETE FROM moved_originals")
         db.executemany("INSERT OR REPLACE INTO moved_originals(id, cluster_id) VALUES(?, ?)", moved)
         total = 0
-        copies = sorted(COPIES)
-        marks = ",".join("?" * len(copies))
+        marks = ",".join("?" * len(DUPLICATES))
         while True:
             changed = db.execute(
                 "UPDATE articles SET cluster_id=(SELECT m.cluster_id FROM moved_originals m WHERE m.id=articles.duplicate_of) "
                 f"WHERE relation IN ({marks}) AND duplicate_of IN (SELECT id FROM moved_originals) "
                 "AND cluster_id != (SELECT m.cluster_id FROM moved_originals m WHERE m.id=articles.duplicate_of) "
-                "RETURNING id, cluster_id", copies).fetchall()
+                "RETURNING id, cluster_id", DUPLICATES).fetchall()
             if not changed:
                 break
             total += len(changed)
